@@ -1,0 +1,416 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbconvert.streams contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The desired-state model of a DBConvert Streams connection.
+
+Pure logic, no HTTP: the options a user declares for one connection (CONNECTION_OPTIONS), their
+validation and normalisation (ConnectionSpec), the comparison with what the server holds, the full
+PUT body, the plan for a whole declared set (plan_changes), and the redaction of secrets from every
+structure a module returns (redact, diff_view). One connection is a set of one: dbcs_connection and
+dbcs_connections both plan through plan_changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+
+TYPES = ("mysql", "postgresql")
+DEFAULT_PORTS = {"mysql": 3306, "postgresql": 5432}
+SSL_MODES = ("disabled", "require", "verify-ca", "verify-full")
+SSL_FILES = ("ca", "client_cert", "client_key")
+# The fields of a connection object that a client sends; everything else the server returns is ignored.
+API_FIELDS = ("name", "type", "host", "port", "username", "password", "database", "schema", "ssl")
+# Fields without which a list entry cannot be compared (the documented list is only a summary).
+DETAIL_FIELDS = ("type", "host", "port", "username", "database")
+MASK = "********"
+MASK_CHANGED = "******** (changed)"
+ID_PATTERN = re.compile(r"^conn_[0-9A-Za-z]{27}$")
+
+VERIFY_CHOICES = {"never": "never", "false": "never", "no": "never", "off": "never",
+                  "on_change": "on_change", "true": "on_change", "yes": "on_change", "on": "on_change",
+                  "always": "always"}
+
+# The options of one connection: the top level of dbcs_connection, one list item of dbcs_connections.
+CONNECTION_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    type=dict(type="str", choices=list(TYPES)),
+    host=dict(type="str"),
+    port=dict(type="int"),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    database=dict(type="str"),
+    schema=dict(type="str"),
+    ssl=dict(type="dict", options=dict(
+        mode=dict(type="str", default="require", choices=list(SSL_MODES)),
+        ca=dict(type="str"),
+        ca_path=dict(type="path"),
+        client_cert=dict(type="str"),
+        client_cert_path=dict(type="path"),
+        client_key=dict(type="str", no_log=True),
+        client_key_path=dict(type="path", no_log=False),
+    ), mutually_exclusive=[("ca", "ca_path"), ("client_cert", "client_cert_path"),
+                           ("client_key", "client_key_path")]),
+    update_password=dict(type="str", default="always", choices=["always", "on_create"], no_log=False),
+    clone_from=dict(type="str"),
+)
+
+
+class SpecError(ValueError):
+    """Declared input that cannot work: the message names the option and says how to fix it."""
+
+
+def normalise_verify(value, option="verify"):
+    """verify accepts booleans (true = test after a change) and the words never, on_change, always."""
+    key = str(value).strip().lower() if value is not None else "false"
+    if key not in VERIFY_CHOICES:
+        raise SpecError("%s must be true, false, 'on_change' or 'always', got %r" % (option, value))
+    return VERIFY_CHOICES[key]
+
+
+class ConnectionSpec(object):
+    """One declared connection, validated and normalised; `fields` holds only what the user declared."""
+
+    def __init__(self, params, where=""):
+        self.where = where  # how messages name this item, e.g. "connections[3] " (empty for one connection)
+        self.name = params["name"]
+        self.state = params.get("state") or "present"
+        self.update_password = params.get("update_password") or "always"
+        self.clone_from = params.get("clone_from")
+        self.fields = {}
+        if not self.name or not self.name.strip():
+            raise self.error("name", "must not be empty")
+        if self.state == "absent":
+            return
+        for key in ("type", "host", "port", "username", "password", "database", "schema"):
+            if params.get(key) is not None:
+                self.fields[key] = params[key]
+        port = self.fields.get("port")
+        if port is not None and not 1 <= port <= 65535:
+            raise self.error("port", "must be between 1 and 65535, got %s" % port)
+        if self.fields.get("type") == "mysql" and self.fields.get("schema"):
+            raise self.error("schema", "is only valid for type postgresql; remove it from this mysql connection")
+        for key in ("host", "username"):
+            if key in self.fields and not self.fields[key].strip():
+                raise self.error(key, "must not be empty")
+        if params.get("ssl") is not None:
+            self.fields["ssl"] = self._read_ssl(params["ssl"])
+        if self.clone_from is not None and not self.clone_from.strip():
+            raise self.error("clone_from", "must name an existing connection (by name or id)")
+
+    def error(self, option, text):
+        return SpecError("%s%s %s" % (self.where, option, text))
+
+    def _read_ssl(self, ssl):
+        result = {"mode": ssl.get("mode") or "require"}
+        for key in SSL_FILES:
+            content = ssl.get(key)
+            path = ssl.get(key + "_path")
+            if path:
+                try:
+                    with open(path, "rb") as handle:
+                        content = handle.read()
+                except (IOError, OSError) as exc:
+                    raise self.error("ssl.%s_path" % key, "cannot be read: %s (%s)" % (path, exc.strerror or exc))
+            if content:
+                raw = content.encode("utf-8") if isinstance(content, str) else content
+                if b"-----BEGIN" not in raw:
+                    where = "ssl.%s_path" % key if path else "ssl.%s" % key
+                    raise self.error(where, "must be PEM (a '-----BEGIN ...' block)")
+                result[key] = base64.b64encode(raw).decode("ascii")
+        return result
+
+    def check_against(self, merged, creating):
+        """Validate the state the server will hold after the write; raises SpecError before any write."""
+        if creating:
+            missing = [key for key in ("type", "host", "username") if not merged.get(key)]
+            if "password" not in merged:
+                missing.append("password")
+            if merged.get("type") == "postgresql" and not merged.get("database"):
+                missing.append("database")
+            if missing:
+                raise SpecError("%sconnection '%s' does not exist yet: to create it, set %s" % (
+                    self.where, self.name, ", ".join(missing)))
+        if merged.get("type") == "mysql" and merged.get("schema"):
+            raise self.error("schema", "is only valid for type postgresql; connection '%s' is mysql" % self.name)
+
+
+def normalise_server(obj):
+    """The API fields of a connection as the server returned it, in comparable form."""
+    result = {}
+    for key in API_FIELDS:
+        if key in obj and obj[key] is not None:
+            result[key] = obj[key]
+    if "type" in result:
+        result["type"] = str(result["type"]).lower()
+    if "port" in result:
+        try:
+            result["port"] = int(result["port"])
+        except (TypeError, ValueError):
+            pass
+    if "ssl" in result:
+        result["ssl"] = normalise_ssl(result["ssl"])
+        if result["ssl"] is None:
+            del result["ssl"]
+    if result.get("schema") == "":
+        del result["schema"]
+    return result
+
+
+def normalise_ssl(ssl):
+    """SSL settings without empty values; none at all and mode 'disabled' alone mean the same."""
+    if not isinstance(ssl, dict):
+        return None
+    result = dict((k, v) for k, v in ssl.items() if k in ("mode",) + SSL_FILES and v not in (None, ""))
+    if not result or result == {"mode": "disabled"}:
+        return None
+    return result
+
+
+def has_details(obj):
+    """True when a list entry carries every field a comparison needs (a full object, not a summary)."""
+    return all(key in obj for key in DETAIL_FIELDS)
+
+
+class Change(object):
+    """What one declared (or purged) connection needs: create, clone, update, delete or nothing."""
+
+    def __init__(self, action, name, spec=None, current=None, body=None, changed_fields=(), changed_secrets=()):
+        self.action = action            # "create", "clone", "update", "delete" or "none"
+        self.name = name
+        self.spec = spec
+        self.current = current          # the server's object (normalised, with id), None when absent
+        self.body = body                # the full object to send for create, clone and update
+        self.changed_fields = list(changed_fields)
+        self.changed_secrets = set(changed_secrets)  # "password", "ssl.client_key"
+        self.source = None              # for clone: the source connection (normalised, with id once known)
+        self.conn_id = current.get("id") if current else None
+        self.failed = False             # set when carrying the change out failed
+
+    @property
+    def changed(self):
+        return self.action != "none"
+
+    @property
+    def password_changed(self):
+        return "password" in self.changed_secrets
+
+    def end_state(self):
+        """The connection as it is after the change, secrets removed ({} when it does not exist)."""
+        if self.action == "delete" or (self.action == "none" and self.current is None):
+            return {}
+        state = dict(self.body if self.body is not None else self.current)
+        if self.conn_id:
+            state["id"] = self.conn_id
+        return strip_secrets(state)
+
+    def diff(self):
+        """before/after of the fields that matter, secrets masked; a create has an empty before."""
+        after = {}
+        if self.action in ("create", "clone"):
+            after = diff_view(self.body)
+        elif self.action == "update":
+            after = diff_view(self.body, self.changed_secrets)
+        elif self.current is not None and self.action != "delete":
+            after = diff_view(self.current)
+        header = "connection '%s'" % self.name
+        return {"before": diff_view(self.current) if self.current else {}, "after": after,
+                "before_header": header, "after_header": header}
+
+
+def compare(spec, current):
+    """The declared fields that differ from the server's connection, and the secrets that are sent changed.
+
+    Only fields the user declared are compared: type case-insensitively (normalise_server lowers it),
+    port as int, ssl as a whole. A secret the server returns is compared; one it hides counts as
+    changed when update_password is always (the module cannot know, so it sends it), and neither is
+    compared with on_create.
+    """
+    changed = []
+    secrets = set()
+    for key, wanted in spec.fields.items():
+        if key == "password":
+            if spec.update_password == "always" and current.get("password") != wanted:
+                changed.append(key)
+                secrets.add("password")
+        elif key == "ssl":
+            have = normalise_ssl(current.get("ssl")) or {"mode": "disabled"}
+            want = normalise_ssl(wanted) or {"mode": "disabled"}
+            if spec.update_password == "on_create":
+                have.pop("client_key", None)
+                want.pop("client_key", None)
+            if have != want:
+                changed.append(key)
+                if want.get("client_key") != have.get("client_key"):
+                    secrets.add("ssl.client_key")
+        elif key in ("database", "schema"):
+            if (current.get(key) or "") != (wanted or ""):
+                changed.append(key)
+        elif current.get(key) != wanted:
+            changed.append(key)
+    return changed, secrets
+
+
+def build_body(spec, base):
+    """The full object to PUT or POST: `base` (the server's fields, or a clone source) + declared fields.
+
+    PUT replaces the whole object, so every field must be sent, even unchanged ones. A secret the
+    declared spec does not send (or may not change) is carried over from the server; when the server
+    does not return it, the declared value is the only one there is.
+    """
+    body = dict((k, v) for k, v in base.items() if k in API_FIELDS)
+    for key, wanted in spec.fields.items():
+        if key == "password" and spec.update_password == "on_create" and "password" in base:
+            continue
+        if key == "ssl" and spec.update_password == "on_create":
+            carried = (base.get("ssl") or {}).get("client_key")
+            wanted = dict(wanted)
+            if carried:
+                wanted["client_key"] = carried
+            body[key] = wanted
+            continue
+        body[key] = wanted
+    body["name"] = spec.name
+    if "port" not in body and body.get("type") in DEFAULT_PORTS:
+        body["port"] = DEFAULT_PORTS[body["type"]]
+    if "database" not in body and body.get("type") == "mysql":
+        body["database"] = ""
+    if body.get("type") == "mysql":
+        body.pop("schema", None)
+    return body
+
+
+def index_by_name(connections):
+    """Server connections grouped by exact, case-sensitive name."""
+    by_name = {}
+    for conn in connections:
+        by_name.setdefault(conn.get("name"), []).append(conn)
+    return by_name
+
+
+def find_one(by_name, by_id, ref, option):
+    """The single server connection that `ref` (a name or an id) names; SpecError when none or several."""
+    if ref in by_id:
+        return by_id[ref]
+    matches = by_name.get(ref, [])
+    if len(matches) > 1:
+        raise SpecError("%s: %d connections are named '%s' (ids %s); name one by its id" % (
+            option, len(matches), ref, ", ".join(sorted(m["id"] for m in matches))))
+    if not matches:
+        raise SpecError("%s: no connection is named '%s' and none has that id" % (option, ref))
+    return matches[0]
+
+
+def plan_changes(specs, server, purge=False):
+    """Plan the changes that make the server hold the declared specs.
+
+    `server` is the list of the server's connections, each with every field the comparison needs
+    (see has_details). Returns Change objects: declared connections in input order, then purges.
+    Raises SpecError (before any write) for input that cannot work against this server.
+    """
+    by_name = index_by_name(server)
+    by_id = dict((c["id"], c) for c in server if c.get("id"))
+    planned = {}  # name -> body of connections this plan creates (clone sources may be among them)
+    changes = []
+    for spec in specs:
+        matches = by_name.get(spec.name, [])
+        if len(matches) > 1:
+            raise SpecError("%sname: %d connections on the server are named '%s' (ids %s); delete the extra ones first" % (
+                spec.where, len(matches), spec.name, ", ".join(sorted(m["id"] for m in matches))))
+        current = _comparable(matches[0]) if matches else None
+        if spec.state == "absent":
+            changes.append(Change("delete" if current else "none", spec.name, spec, current))
+            continue
+        if current is not None:
+            changed, secrets = compare(spec, current)
+            body = build_body(spec, current) if changed else None
+            if body is not None:
+                spec.check_against(body, creating=False)
+                if "password" not in body:
+                    raise spec.error("password", "is needed to update connection '%s': the server does not return "
+                                                 "passwords and every update must send one" % spec.name)
+            changes.append(Change("update" if changed else "none", spec.name, spec, current, body, changed, secrets))
+            continue
+        source = None
+        if spec.clone_from is not None:
+            if spec.clone_from in planned:
+                source = dict(planned[spec.clone_from])
+            else:
+                source = _comparable(find_one(by_name, by_id, spec.clone_from, "%sclone_from" % spec.where))
+            if "password" not in source and "password" not in spec.fields:
+                raise spec.error("password", "is needed to clone '%s': the server does not return its password, "
+                                             "and the copy must be saved with one" % spec.clone_from)
+        body = build_body(spec, source or {})
+        spec.check_against(body, creating=True)
+        change = Change("clone" if source else "create", spec.name, spec, None, body, sorted(body),
+                        [key for key in ("password",) if key in body])
+        change.source = source
+        planned[spec.name] = body
+        changes.append(change)
+    if purge:
+        declared = set(spec.name for spec in specs)
+        for conn in server:
+            if conn.get("name") not in declared:
+                changes.append(Change("delete", conn.get("name"), None, _comparable(conn)))
+    return changes
+
+
+def _comparable(conn):
+    result = normalise_server(conn)
+    result["id"] = conn.get("id")
+    return result
+
+
+def strip_secrets(obj):
+    """A copy of a connection (or a list of them) without its password and ssl client key."""
+    if isinstance(obj, list):
+        return [strip_secrets(item) for item in obj]
+    if not isinstance(obj, dict):
+        return obj
+    result = dict((k, v) for k, v in obj.items() if k != "password")
+    if isinstance(result.get("ssl"), dict):
+        result["ssl"] = dict((k, v) for k, v in result["ssl"].items() if k != "client_key")
+    return result
+
+
+def redact(value, secrets=()):
+    """Mask every occurrence of the given secret strings in any nested structure of strings."""
+    secrets = [s for s in secrets if s]
+    if not secrets:
+        return value
+    if isinstance(value, dict):
+        return dict((k, redact(v, secrets)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [redact(v, secrets) for v in value]
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+    return value
+
+
+def secret_values(obj):
+    """The secret strings a connection object carries (password, ssl client key and its decoded PEM)."""
+    values = []
+    if isinstance(obj, dict):
+        if obj.get("password"):
+            values.append(obj["password"])
+        key = (obj.get("ssl") or {}).get("client_key") if isinstance(obj.get("ssl"), dict) else None
+        if key:
+            values.append(key)
+            try:
+                values.append(base64.b64decode(key).decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                pass
+    return values
+
+
+def diff_view(conn, changed_secrets=()):
+    """The fields of a connection that a diff shows, secrets as a mask (marked when they are sent changed)."""
+    view = dict((k, conn[k]) for k in API_FIELDS if k in conn and k != "password")
+    if "password" in conn:
+        view["password"] = MASK_CHANGED if "password" in changed_secrets else MASK
+    if isinstance(view.get("ssl"), dict) and view["ssl"].get("client_key"):
+        view["ssl"] = dict(view["ssl"], client_key=MASK_CHANGED if "ssl.client_key" in changed_secrets else MASK)
+    return view

@@ -1,0 +1,280 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbconvert.streams contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The one HTTP client of the DBConvert Streams Connection API.
+
+Every request of every module goes through DbcsClient.call(): one requests session per module run,
+the X-API-Key header, GET /user/configs once before anything else, retries that know which requests
+are safe to repeat, and every failure turned into one DbcsApiError whose message says what was being
+done, the HTTP status and the server's own error text. The client knows URLs and HTTP, not the
+connection model (that is module_utils/connection.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+
+WRITE_METHODS = frozenset(("POST", "PUT", "DELETE"))
+# Methods whose repetition cannot create a second object. Clone is a PUT that creates: it opts out.
+REPEATABLE_METHODS = frozenset(("GET", "PUT", "DELETE"))
+RETRY_STATUSES = frozenset((502, 503, 504))
+# Statuses after which a create may or may not have happened on the server.
+UNKNOWN_OUTCOME_STATUSES = frozenset((500, 502, 503, 504))
+
+
+class DbcsApiError(Exception):
+    """A request that did not succeed: what was being done, the HTTP status, the server's error."""
+
+    def __init__(self, action, status=None, error="", hint=""):
+        self.action = action
+        self.status = status
+        self.error = error
+        self.hint = hint
+        super().__init__(self.message)
+
+    @property
+    def message(self):
+        text = "Could not %s" % self.action
+        if self.status is not None:
+            text += ": HTTP %s" % self.status
+        if self.error:
+            text += ": %s" % self.error
+        if self.hint:
+            text += ". %s" % self.hint
+        return text
+
+
+class DbcsOutcomeUnknown(DbcsApiError):
+    """The request may or may not have reached the server (reset, timeout, gateway error)."""
+
+
+class DbcsCheckModeWrite(RuntimeError):
+    """A write was attempted by a client built for check mode: a bug, never a user error."""
+
+
+def _error_text(response):
+    """The server's error text: {"error": ...} per the API, else FastAPI's detail, else the raw text."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("error", "detail", "message"):
+            if body.get(key):
+                value = body[key]
+                return value if isinstance(value, str) else str(value)
+    text = (response.text or "").strip()
+    if not text:
+        return response.reason or ""
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+class DbcsClient(object):
+    """One session to one DBConvert Streams server, for one module run."""
+
+    def __init__(self, api_url, api_key, validate_certs=True, ca_path=None, timeout=30,
+                 retries=4, backoff=0.5, read_only=False, pool_size=10):
+        if not HAS_REQUESTS:
+            raise RuntimeError("the requests library is required")
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.read_only = read_only
+        self._session_started = False
+        self._session_lock = threading.Lock()
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"X-API-Key": api_key, "Accept": "application/json"})
+        self.session.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
+        self.session.trust_env = True
+
+    # -- transport ---------------------------------------------------------------------------------
+
+    def start_session(self):
+        """GET /user/configs, once per client: the server loads the key owner's connections on it."""
+        with self._session_lock:
+            if not self._session_started:
+                self._request("GET", "/user/configs", "start an API session (GET /user/configs)")
+                self._session_started = True
+
+    def call(self, method, path, action, json=None, data=None, params=None, expect=(200, 201, 204),
+             repeatable=None):
+        """Send one API request and return its decoded JSON body (None when empty).
+
+        `expect` lists the statuses that are answers rather than failures (a failed ping's 503 is one).
+        `repeatable` overrides whether the method may be retried after a transient failure.
+        """
+        self.start_session()
+        return self._request(method, path, action, json=json, data=data, params=params,
+                             expect=expect, repeatable=repeatable)
+
+    def _request(self, method, path, action, json=None, data=None, params=None,
+                 expect=(200, 201, 204), repeatable=None):
+        if self.read_only and method in WRITE_METHODS:
+            raise DbcsCheckModeWrite("check mode: refusing to send %s %s" % (method, path))
+        if repeatable is None:
+            repeatable = method in REPEATABLE_METHODS
+        url = self.api_url + path
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(method, url, json=json, data=data, params=params,
+                                                timeout=self.timeout,
+                                                headers={"Content-Type": "text/plain"} if data is not None else None)
+            except requests.exceptions.SSLError as exc:
+                raise DbcsApiError(action, error="TLS verification of %s failed: %s" % (self.api_url, _reason(exc)),
+                                   hint="Set ca_path to the CA that signed the server's certificate "
+                                        "(or validate_certs: false for a server you trust)")
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                not_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or _is_refused(exc)
+                if attempt < self.retries and (repeatable or not_sent):
+                    attempt += 1
+                    self._pause(attempt)
+                    continue
+                error_class = DbcsApiError if not_sent else DbcsOutcomeUnknown
+                raise error_class(action, error="no answer from %s (%s %s): %s" % (self.api_url, method, path, _reason(exc)),
+                                  hint="Check api_url (or DBCS_API_URL) and that the server is running and reachable")
+            status = response.status_code
+            if status in expect:
+                return self._decode(response, action)
+            if status in RETRY_STATUSES and repeatable and attempt < self.retries:
+                attempt += 1
+                self._pause(attempt, response.headers.get("Retry-After"))
+                continue
+            raise self._failure(response, action, method)
+
+    def _pause(self, attempt, retry_after=None):
+        delay = min(self.backoff * (2 ** (attempt - 1)), 8.0)
+        if retry_after and retry_after.isdigit():
+            delay = min(max(delay, float(retry_after)), 30.0)
+        time.sleep(delay)
+
+    def _decode(self, response, action):
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise DbcsApiError(action, response.status_code,
+                               "the answer from %s is %s, not JSON" % (self.api_url, kind.split(";")[0]),
+                               hint="Check that api_url is the Connection API base URL, e.g. http://HOST:8020/api/v1")
+
+    def _failure(self, response, action, method):
+        status = response.status_code
+        hint = ""
+        if status == 401:
+            hint = "The API key was rejected: set the api_key option or the DBCS_API_KEY environment variable to a valid key"
+        elif status in (404, 405) and "json" not in response.headers.get("Content-Type", ""):
+            hint = "Check that api_url is the Connection API base URL, e.g. http://HOST:8020/api/v1"
+        error_class = DbcsOutcomeUnknown if (method == "POST" and status in UNKNOWN_OUTCOME_STATUSES) else DbcsApiError
+        return error_class(action, status, _error_text(response), hint)
+
+    # -- the Connection API --------------------------------------------------------------------------
+
+    def list_connections(self):
+        body = self.call("GET", "/connections", "list connections")
+        return body if isinstance(body, list) else []
+
+    def get_connection(self, conn_id, missing_ok=False):
+        expect = (200, 404) if missing_ok else (200,)
+        try:
+            return self.call("GET", "/connections/%s" % conn_id, "read connection %s" % conn_id, expect=expect)
+        except DbcsApiError as exc:
+            if missing_ok and exc.status == 404:
+                return None
+            raise
+
+    def create_connection(self, body):
+        """POST a new connection and return its id.
+
+        A POST is never repeated blindly: when its outcome is unknown, the name is looked up, and
+        the POST is sent again only if the server has no connection of that name.
+        """
+        action = "create connection '%s'" % body.get("name")
+        attempt = 0
+        while True:
+            try:
+                answer = self.call("POST", "/connections", action, json=body)
+                return _id_of(answer, action)
+            except DbcsOutcomeUnknown:
+                matches = [c for c in self.list_connections() if c.get("name") == body.get("name")]
+                if len(matches) == 1:
+                    return matches[0]["id"]
+                if matches or attempt >= self.retries:
+                    raise
+                attempt += 1
+                self._pause(attempt)
+
+    def update_connection(self, conn_id, body):
+        self.call("PUT", "/connections/%s" % conn_id, "update connection '%s' (%s)" % (body.get("name"), conn_id), json=body)
+
+    def delete_connection(self, conn_id, name=None):
+        """DELETE a connection; a 404 (already gone, e.g. deleted by an earlier attempt) is not a failure."""
+        action = "delete connection '%s' (%s)" % (name, conn_id) if name else "delete connection %s" % conn_id
+        self.call("DELETE", "/connections/%s" % conn_id, action, expect=(200, 202, 204, 404))
+
+    def clone_connection(self, conn_id, name=None):
+        action = "clone connection '%s' (%s)" % (name, conn_id) if name else "clone connection %s" % conn_id
+        answer = self.call("PUT", "/connections/%s/clone" % conn_id, action, repeatable=False)
+        return _id_of(answer, action)
+
+    def ping_connection(self, conn_id, name=None):
+        """Test a connection; return (ok, error). A failed test (503) is a result, never retried."""
+        action = "test connection '%s' (%s)" % (name, conn_id) if name else "test connection %s" % conn_id
+        body = self.call("POST", "/connections/%s/ping" % conn_id, action, expect=(200, 503))
+        body = body if isinstance(body, dict) else {}
+        if body.get("ping") == "ok":
+            return True, None
+        return False, str(body.get("error") or body.get("ping") or "the server reported the test as failed")
+
+    def list_databases(self, conn_id):
+        return self.call("GET", "/connections/%s/databases" % conn_id, "list databases of connection %s" % conn_id) or []
+
+    def list_tables(self, conn_id):
+        return self.call("GET", "/connections/%s/tables" % conn_id, "list tables of connection %s" % conn_id) or []
+
+    def create_schema(self, conn_id, database, name):
+        self.call("POST", "/connections/%s/schemas" % conn_id,
+                  "create schema '%s' in database '%s' of connection %s" % (name, database, conn_id),
+                  json=name, params={"database": database} if database else None)
+
+
+def _id_of(answer, action):
+    if isinstance(answer, dict) and answer.get("id"):
+        return answer["id"]
+    raise DbcsApiError(action, error="the server's answer carries no connection id")
+
+
+def _reason(exc):
+    """The innermost reason of a requests exception, e.g. 'Connection refused'."""
+    reason = exc
+    while True:
+        inner = getattr(reason, "reason", None) or (reason.args[0] if getattr(reason, "args", None) else None)
+        if inner is None or inner is reason or isinstance(inner, str):
+            break
+        reason = inner
+    text = str(reason)
+    # urllib3 prefixes the pool object's repr; keep what a person can act on.
+    return text.split(": ", 1)[-1] if text.startswith("<") else text
+
+
+def _is_refused(exc):
+    """True when the TCP connection was refused, so the request was certainly never sent."""
+    return "refused" in str(exc).lower()

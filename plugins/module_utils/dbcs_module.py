@@ -1,0 +1,190 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbconvert.streams contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The base of every module of the collection.
+
+DbcsModule owns the common API options (with their environment fallbacks), their validation before
+any request, the one client of the run (which refuses every write in check mode), the translation of
+errors into one clear failure, the result and diff helpers, and converge(): the reconcile path that
+dbcs_connection (a set of one) and dbcs_connections (a declared set) share.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_client import (
+    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, DbcsApiError, DbcsClient)
+from ansible_collections.dbconvert.streams.plugins.module_utils.connection import (
+    SpecError, has_details, plan_changes, redact, secret_values)
+
+DEFAULT_API_URL = "http://127.0.0.1:8020/api/v1"
+
+
+def dbcs_argument_spec():
+    """The API options of every module (documented once in doc_fragments/dbcs.py)."""
+    return dict(
+        api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["DBCS_API_URL"])),
+        api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["DBCS_API_KEY"])),
+        validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["DBCS_VALIDATE_CERTS"])),
+        ca_path=dict(type="path", fallback=(env_fallback, ["DBCS_CA_PATH"])),
+        timeout=dict(type="int", default=30),
+    )
+
+
+class DbcsModule(AnsibleModule):
+    """AnsibleModule with the API options, one API client and the shared converge path."""
+
+    def __init__(self, argument_spec=None, **kwargs):
+        spec = dbcs_argument_spec()
+        spec.update(argument_spec or {})
+        super().__init__(argument_spec=spec, **kwargs)
+        if not HAS_REQUESTS:
+            self.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+        self._check_api_options()
+        self._client = None
+        self.known_secrets = set()
+
+    def _check_api_options(self):
+        params = self.params
+        url = urlparse(params["api_url"] or "")
+        if url.scheme not in ("http", "https") or not url.netloc:
+            self.fail_json(msg="api_url must be an http:// or https:// URL such as %s, got %r "
+                               "(set the api_url option or DBCS_API_URL)" % (DEFAULT_API_URL, params["api_url"]))
+        if not params["api_key"]:
+            self.fail_json(msg="api_key is required: set the api_key option (for example through module_defaults "
+                               "for group/dbconvert.streams.dbcs) or the DBCS_API_KEY environment variable")
+        if params["timeout"] <= 0:
+            self.fail_json(msg="timeout must be a positive number of seconds, got %s" % params["timeout"])
+        if params["ca_path"] and not os.access(params["ca_path"], os.R_OK):
+            self.fail_json(msg="ca_path cannot be read: %s" % params["ca_path"])
+
+    @property
+    def client(self):
+        """The run's one API client; in check mode it refuses to send POST, PUT or DELETE."""
+        if self._client is None:
+            p = self.params
+            self._client = DbcsClient(p["api_url"], p["api_key"], validate_certs=p["validate_certs"],
+                                      ca_path=p["ca_path"], timeout=p["timeout"], read_only=self.check_mode,
+                                      pool_size=max(p.get("parallel") or 1, 1))
+        return self._client
+
+    def learn_secrets(self, connections):
+        """Remember the secrets the server returned, so that no message can carry them out."""
+        for conn in connections:
+            self.known_secrets.update(secret_values(conn))
+
+    def run(self, recipe):
+        """Run a module's recipe; turn bad input and API errors into one clear failure."""
+        try:
+            recipe()
+        except SpecError as exc:
+            self.fail_json(msg=redact(str(exc), self.known_secrets))
+        except DbcsApiError as exc:
+            self.fail_json(msg=redact(exc.message, self.known_secrets), status=exc.status)
+
+    def finish(self, diff=None, **result):
+        """exit_json with `diff` only when --diff is on, and no secret the server returned in it."""
+        if self._diff and diff is not None:
+            result["diff"] = diff
+        self.exit_json(**redact(result, self.known_secrets))
+
+    # -- the reconcile path ---------------------------------------------------------------------------
+
+    def read_connections(self, refs=None):
+        """The server's connections, with full details for the ones named in `refs` (names or ids).
+
+        The list is read once; a connection's details are fetched only when its list entry is a
+        summary and it matters (refs None: every entry).
+        """
+        server = self.client.list_connections()
+        wanted = [conn for conn in server if not has_details(conn) and
+                  (refs is None or conn.get("name") in refs or conn.get("id") in refs)]
+        details = dict((conn["id"], conn) for conn in self.map(
+            lambda conn: self.client.get_connection(conn["id"], missing_ok=True), wanted) if conn)
+        server = [details.get(conn.get("id"), conn) for conn in server]
+        self.learn_secrets(server)
+        return server
+
+    def map(self, func, items):
+        """func over items with at most `parallel` requests in flight; results in input order."""
+        items = list(items)
+        workers = min(max(self.params.get("parallel") or 1, 1), len(items))
+        if workers <= 1:
+            return [func(item) for item in items]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(func, items))
+
+    def converge(self, specs, purge=False, verify="never"):
+        """Make the server hold `specs`: read once, plan, write only what differs, test if asked.
+
+        Returns (changes, failures). Every write that can be done is done even when others fail;
+        failures are {name, action, msg} dicts. In check mode nothing is written and the plan is
+        returned as if it had been carried out.
+        """
+        refs = set(spec.name for spec in specs) | set(spec.clone_from for spec in specs if spec.clone_from)
+        server = self.read_connections(refs)
+        changes = plan_changes(specs, server, purge=purge)
+        failures = []
+        if not self.check_mode:
+            created = {}
+
+            def attempt(change):
+                try:
+                    self._apply(change, created)
+                except DbcsApiError as exc:
+                    failures.append(dict(name=change.name, action=change.action, msg=redact(exc.message, self.known_secrets)))
+                    change.failed = True
+
+            # Creates and updates first, then clones (their source may be one of the creates), then deletes.
+            for phase in (("create", "update"), ("clone",), ("delete",)):
+                self.map(attempt, [c for c in changes if c.action in phase])
+            to_test = [c for c in changes if not c.failed and c.action != "delete" and
+                       c.conn_id and (verify == "always" or (verify == "on_change" and c.changed))]
+            for change, (ok, error) in zip(to_test, self.map(
+                    lambda c: self.client.ping_connection(c.conn_id, c.name), to_test)):
+                if not ok:
+                    failures.append(dict(name=change.name, action="verify", msg=redact(
+                        "The test of connection '%s' failed: %s" % (change.name, error), self.known_secrets)))
+        return changes, failures
+
+    def _apply(self, change, created):
+        client = self.client
+        if change.action == "create":
+            change.conn_id = client.create_connection(change.body)
+            created[change.name] = change.conn_id
+        elif change.action == "update":
+            client.update_connection(change.conn_id, change.body)
+        elif change.action == "delete":
+            client.delete_connection(change.conn_id, change.name)
+        elif change.action == "clone":
+            source_id = change.source.get("id") or created.get(change.spec.clone_from)
+            if not source_id:
+                raise DbcsApiError("clone '%s' into '%s'" % (change.spec.clone_from, change.name),
+                                   error="the source connection was not created")
+            new_id = client.clone_connection(source_id, change.spec.clone_from)
+            try:
+                client.update_connection(new_id, change.body)
+            except DbcsApiError:
+                # Leave no copy under the server-chosen name behind: a re-run would clone again.
+                try:
+                    client.delete_connection(new_id)
+                except DbcsApiError:
+                    pass
+                raise
+            change.conn_id = new_id
+
+
+def change_summary(changes):
+    """Names by outcome, the shape dbcs_connections returns."""
+    summary = dict(created=[], updated=[], deleted=[], unchanged=[])
+    key = {"create": "created", "clone": "created", "update": "updated", "delete": "deleted", "none": "unchanged"}
+    for change in changes:
+        if not change.failed:
+            summary[key[change.action]].append(change.name)
+    return summary

@@ -277,8 +277,6 @@ def build_body(spec, base):
         body["port"] = DEFAULT_PORTS[body["type"]]
     if "database" not in body and body.get("type") == "mysql":
         body["database"] = ""
-    if body.get("type") == "mysql":
-        body.pop("schema", None)
     return body
 
 

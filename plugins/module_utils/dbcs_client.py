@@ -193,9 +193,8 @@ class DbcsClient(object):
         return body if isinstance(body, list) else []
 
     def get_connection(self, conn_id, missing_ok=False):
-        expect = (200, 404) if missing_ok else (200,)
         try:
-            return self.call("GET", "/connections/%s" % conn_id, "read connection %s" % conn_id, expect=expect)
+            return self.call("GET", "/connections/%s" % conn_id, "read connection %s" % conn_id, expect=(200,))
         except DbcsApiError as exc:
             if missing_ok and exc.status == 404:
                 return None

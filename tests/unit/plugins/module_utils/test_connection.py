@@ -1,0 +1,349 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbconvert.streams contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of the connection model: pure logic, no HTTP."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from ansible_collections.dbconvert.streams.plugins.module_utils.connection import (
+    CONNECTION_OPTIONS, MASK, MASK_CHANGED, ConnectionSpec, SpecError, build_body, compare, diff_view,
+    has_details, normalise_server, normalise_ssl, normalise_verify, plan_changes, redact, secret_values,
+    strip_secrets)
+
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAsecret\n-----END PRIVATE KEY-----\n"
+PEM_CA = "-----BEGIN CERTIFICATE-----\nMIIBszCCAV2gAwIBAgIUca\n-----END CERTIFICATE-----\n"
+
+
+def params(**kwargs):
+    """Module parameters as AnsibleModule would hand them over: every option present, defaults applied."""
+    result = dict((key, spec.get("default")) for key, spec in CONNECTION_OPTIONS.items())
+    result.update(kwargs)
+    return result
+
+
+def spec(**kwargs):
+    return ConnectionSpec(params(**kwargs))
+
+
+def server_conn(**kwargs):
+    conn = dict(id="conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5", name="pg", type="postgresql", host="db1", port=5432,
+                username="app", password="s3cret-pw", database="appdb", schema="", created=1735689600)
+    conn.update(kwargs)
+    return conn
+
+
+# -- validation -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("port", [0, -1, 65536, 100000])
+def test_port_out_of_range_names_the_option(port):
+    with pytest.raises(SpecError, match=r"^port must be between 1 and 65535, got %d$" % port):
+        spec(name="pg", port=port)
+
+
+@pytest.mark.parametrize("port", [1, 5432, 65535])
+def test_port_in_range_is_accepted(port):
+    assert spec(name="pg", port=port).fields["port"] == port
+
+
+def test_schema_on_mysql_is_rejected():
+    with pytest.raises(SpecError, match=r"^schema is only valid for type postgresql"):
+        spec(name="my", type="mysql", schema="sales")
+
+
+def test_empty_name_is_rejected():
+    with pytest.raises(SpecError, match=r"^name must not be empty"):
+        spec(name="  ")
+
+
+def test_item_errors_say_which_item():
+    with pytest.raises(SpecError, match=r"^connections\[3\] \(pg\): port must be between"):
+        ConnectionSpec(params(name="pg", port=0), where="connections[3] (pg): ")
+
+
+def test_absent_ignores_other_fields():
+    declared = spec(name="pg", state="absent", port=99999)
+    assert declared.state == "absent" and declared.fields == {}
+
+
+def test_only_declared_fields_are_kept():
+    assert spec(name="pg", host="db1").fields == {"host": "db1"}
+
+
+def test_unreadable_ssl_file_names_the_option(tmp_path):
+    missing = str(tmp_path / "nope.pem")
+    with pytest.raises(SpecError, match=r"^ssl\.ca_path cannot be read: .*nope\.pem"):
+        spec(name="pg", ssl=dict(mode="verify-ca", ca_path=missing, ca=None, client_cert=None,
+                                 client_cert_path=None, client_key=None, client_key_path=None))
+
+
+def ssl_params(**kwargs):
+    result = dict(mode="require", ca=None, ca_path=None, client_cert=None, client_cert_path=None,
+                  client_key=None, client_key_path=None)
+    result.update(kwargs)
+    return result
+
+
+def test_ssl_files_are_read_and_base64_encoded(tmp_path):
+    key_file = tmp_path / "client.key"
+    key_file.write_text(PEM_KEY)
+    declared = spec(name="pg", ssl=ssl_params(mode="verify-full", ca=PEM_CA, client_key_path=str(key_file)))
+    assert declared.fields["ssl"] == {
+        "mode": "verify-full",
+        "ca": base64.b64encode(PEM_CA.encode()).decode(),
+        "client_key": base64.b64encode(PEM_KEY.encode()).decode(),
+    }
+
+
+def test_ssl_content_that_is_not_pem_is_rejected():
+    with pytest.raises(SpecError, match=r"^ssl\.ca must be PEM"):
+        spec(name="pg", ssl=ssl_params(ca="not a certificate"))
+
+
+@pytest.mark.parametrize("value,expected", [
+    (False, "never"), (True, "on_change"), ("always", "always"), ("on_change", "on_change"),
+    ("never", "never"), ("yes", "on_change"), (None, "never")])
+def test_verify_values(value, expected):
+    assert normalise_verify(value) == expected
+
+
+def test_verify_rejects_other_words():
+    with pytest.raises(SpecError, match=r"^verify must be true, false, 'on_change' or 'always', got 'sometimes'"):
+        normalise_verify("sometimes")
+
+
+# -- normalising what the server returns --------------------------------------------------------------
+
+def test_server_type_is_compared_lowercase_and_port_as_int():
+    normal = normalise_server(dict(type="PostgreSQL", port="5432", name="x", cloud_provider="aws"))
+    assert normal == {"type": "postgresql", "port": 5432, "name": "x"}
+
+
+def test_no_ssl_and_disabled_ssl_are_the_same():
+    assert normalise_ssl(None) is None
+    assert normalise_ssl({"mode": "disabled", "ca": ""}) is None
+    assert normalise_ssl({"mode": "require", "ca": None}) == {"mode": "require"}
+
+
+def test_summary_list_entries_lack_details():
+    assert not has_details(dict(id="conn_x", name="a", type="mysql", host="h", port=1))
+    assert has_details(server_conn())
+
+
+# -- compare ------------------------------------------------------------------------------------------
+
+def current(**kwargs):
+    conn = normalise_server(server_conn(**kwargs))
+    conn["id"] = "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5"
+    return conn
+
+
+def test_compare_only_declared_fields():
+    assert compare(spec(name="pg", host="db1"), current(port=9999)) == ([], set())
+
+
+def test_compare_type_case_insensitively():
+    assert compare(spec(name="pg", type="postgresql"), current(type="PostgreSQL")) == ([], set())
+
+
+def test_compare_reports_changed_fields():
+    changed, secrets = compare(spec(name="pg", host="db2", port=5433), current())
+    assert changed == ["host", "port"] and secrets == set()
+
+
+def test_password_returned_by_server_is_compared():
+    assert compare(spec(name="pg", password="s3cret-pw"), current()) == ([], set())
+    assert compare(spec(name="pg", password="other"), current()) == (["password"], {"password"})
+
+
+def test_password_hidden_by_server_counts_as_changed_with_always():
+    hidden = current()
+    del hidden["password"]
+    assert compare(spec(name="pg", password="s3cret-pw"), hidden) == (["password"], {"password"})
+
+
+def test_password_is_not_compared_with_on_create():
+    hidden = current()
+    del hidden["password"]
+    assert compare(spec(name="pg", password="x", update_password="on_create"), hidden) == ([], set())
+    assert compare(spec(name="pg", password="x", update_password="on_create"), current()) == ([], set())
+
+
+def test_empty_and_missing_database_or_schema_are_equal():
+    assert compare(spec(name="my", database=""), current(type="mysql", database=None)) == ([], set())
+    assert compare(spec(name="pg", schema=""), current(schema=None)) == ([], set())
+
+
+def test_ssl_is_compared_as_a_whole():
+    ca = base64.b64encode(PEM_CA.encode()).decode()
+    have = current(ssl={"mode": "verify-ca", "ca": ca})
+    assert compare(spec(name="pg", ssl=ssl_params(mode="verify-ca", ca=PEM_CA)), have) == ([], set())
+    assert compare(spec(name="pg", ssl=ssl_params(mode="verify-full", ca=PEM_CA)), have)[0] == ["ssl"]
+    assert compare(spec(name="pg", ssl=ssl_params(mode="require")), have)[0] == ["ssl"]
+
+
+def test_declared_disabled_ssl_matches_no_ssl():
+    assert compare(spec(name="pg", ssl=ssl_params(mode="disabled")), current()) == ([], set())
+
+
+def test_hidden_client_key_counts_as_changed_only_with_always():
+    key = base64.b64encode(PEM_KEY.encode()).decode()
+    have = current(ssl={"mode": "require"})
+    assert compare(spec(name="pg", ssl=ssl_params(client_key=PEM_KEY)), have) == (["ssl"], {"ssl.client_key"})
+    on_create = spec(name="pg", ssl=ssl_params(client_key=PEM_KEY), update_password="on_create")
+    assert compare(on_create, have) == ([], set())
+    assert compare(spec(name="pg", ssl=ssl_params(client_key=PEM_KEY)), current(ssl={"mode": "require", "client_key": key})) == ([], set())
+
+
+# -- the body of a write --------------------------------------------------------------------------------
+
+def test_put_body_is_the_whole_connection_with_declared_changes():
+    body = build_body(spec(name="pg", host="db2"), current())
+    assert body == dict(name="pg", type="postgresql", host="db2", port=5432, username="app",
+                        password="s3cret-pw", database="appdb")
+
+
+def test_put_body_keeps_the_server_password_with_on_create():
+    body = build_body(spec(name="pg", host="db2", password="new", update_password="on_create"), current())
+    assert body["password"] == "s3cret-pw"
+
+
+def test_put_body_sends_declared_password_when_server_hides_it():
+    hidden = current()
+    del hidden["password"]
+    body = build_body(spec(name="pg", host="db2", password="declared", update_password="on_create"), hidden)
+    assert body["password"] == "declared"
+
+
+def test_create_body_gets_default_port_and_empty_mysql_database():
+    body = build_body(spec(name="my", type="mysql", host="h", username="u", password="p"), {})
+    assert body == dict(name="my", type="mysql", host="h", port=3306, username="u", password="p", database="")
+    assert build_body(spec(name="pg", type="postgresql", host="h", username="u", password="p",
+                           database="d"), {})["port"] == 5432
+
+
+# -- plans ------------------------------------------------------------------------------------------------
+
+def test_plan_create_update_none_delete_in_order():
+    server = [server_conn(name="same"), server_conn(name="old-host", id="conn_2sZyDMeIbdaXnN9OL7vYzzAiZU6"),
+              server_conn(name="gone", id="conn_2sZyDMeIbdaXnN9OL7vYzzAiZU7")]
+    declared = [spec(name="new", type="mysql", host="h", username="u", password="p"),
+                spec(name="same", host="db1"), spec(name="old-host", host="db9"), spec(name="gone", state="absent"),
+                spec(name="never-existed", state="absent")]
+    plan = plan_changes(declared, server)
+    assert [(c.name, c.action) for c in plan] == [
+        ("new", "create"), ("same", "none"), ("old-host", "update"), ("gone", "delete"), ("never-existed", "none")]
+    assert plan[2].changed_fields == ["host"] and plan[2].conn_id == "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU6"
+
+
+def test_plan_purge_deletes_what_is_not_declared():
+    server = [server_conn(name="keep"), server_conn(name="extra", id="conn_2sZyDMeIbdaXnN9OL7vYzzAiZU6")]
+    plan = plan_changes([spec(name="keep")], server, purge=True)
+    assert [(c.name, c.action) for c in plan] == [("keep", "none"), ("extra", "delete")]
+    assert [(c.name, c.action) for c in plan_changes([spec(name="keep")], server)] == [("keep", "none")]
+
+
+def test_plan_fails_on_two_server_connections_with_the_name():
+    server = [server_conn(), server_conn(id="conn_2sZyDMeIbdaXnN9OL7vYzzAiZU6")]
+    with pytest.raises(SpecError, match=r"2 connections on the server are named 'pg' \(ids conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5, "
+                                        r"conn_2sZyDMeIbdaXnN9OL7vYzzAiZU6\)"):
+        plan_changes([spec(name="pg")], server)
+
+
+def test_plan_create_lists_every_missing_option():
+    with pytest.raises(SpecError, match=r"connection 'pg' does not exist yet: to create it, set host, username, password, database$"):
+        plan_changes([spec(name="pg", type="postgresql")], [])
+
+
+def test_plan_create_without_password_fails():
+    with pytest.raises(SpecError, match=r"set password$"):
+        plan_changes([spec(name="my", type="mysql", host="h", username="u")], [])
+
+
+def test_plan_schema_on_a_server_mysql_connection_fails_before_writing():
+    with pytest.raises(SpecError, match=r"^schema is only valid for type postgresql; connection 'my' is mysql"):
+        plan_changes([spec(name="my", schema="s")], [server_conn(name="my", type="MySQL", schema=None)])
+
+
+def test_plan_update_without_any_password_against_hiding_server_fails():
+    hidden = server_conn()
+    del hidden["password"]
+    with pytest.raises(SpecError, match=r"^password is needed to update connection 'pg'"):
+        plan_changes([spec(name="pg", host="other")], [hidden])
+
+
+def test_plan_clone_takes_source_fields_then_declared_ones():
+    plan = plan_changes([spec(name="copy", clone_from="pg", database="other")], [server_conn()])
+    change = plan[0]
+    assert change.action == "clone" and change.source["id"] == "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5"
+    assert change.body == dict(name="copy", type="postgresql", host="db1", port=5432, username="app",
+                               password="s3cret-pw", database="other")
+
+
+def test_plan_clone_by_id():
+    plan = plan_changes([spec(name="copy", clone_from="conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5")], [server_conn()])
+    assert plan[0].action == "clone"
+
+
+def test_plan_clone_from_nothing_fails():
+    with pytest.raises(SpecError, match=r"^clone_from: no connection is named 'ghost' and none has that id"):
+        plan_changes([spec(name="copy", clone_from="ghost")], [server_conn()])
+
+
+def test_plan_clone_is_ignored_when_name_exists():
+    plan = plan_changes([spec(name="pg", clone_from="ghost")], [server_conn()])
+    assert plan[0].action == "none"
+
+
+def test_plan_clone_of_hiding_server_needs_declared_password():
+    hidden = server_conn()
+    del hidden["password"]
+    with pytest.raises(SpecError, match=r"^password is needed to clone 'pg'"):
+        plan_changes([spec(name="copy", clone_from="pg")], [hidden])
+
+
+# -- what modules return ------------------------------------------------------------------------------------
+
+def test_diff_masks_secrets_and_marks_a_changed_password():
+    plan = plan_changes([spec(name="pg", host="db2", password="new-secret")], [server_conn()])
+    diff = plan[0].diff()
+    assert diff["before"]["password"] == MASK and diff["after"]["password"] == MASK_CHANGED
+    assert diff["before"]["host"] == "db1" and diff["after"]["host"] == "db2"
+    assert "s3cret-pw" not in repr(diff) and "new-secret" not in repr(diff)
+
+
+def test_create_diff_has_empty_before_and_delete_diff_empty_after():
+    create = plan_changes([spec(name="n", type="mysql", host="h", username="u", password="p")], [])[0].diff()
+    delete = plan_changes([spec(name="pg", state="absent")], [server_conn()])[0].diff()
+    assert create["before"] == {} and create["after"]["password"] == MASK
+    assert delete["after"] == {} and delete["before"]["password"] == MASK
+
+
+def test_end_state_has_no_secret():
+    key = base64.b64encode(PEM_KEY.encode()).decode()
+    plan = plan_changes([spec(name="pg")], [server_conn(ssl={"mode": "require", "client_key": key})])
+    state = plan[0].end_state()
+    assert "password" not in state and "client_key" not in state["ssl"] and state["id"].startswith("conn_")
+
+
+def test_strip_secrets_handles_lists():
+    assert strip_secrets([{"password": "x", "name": "a"}]) == [{"name": "a"}]
+
+
+def test_diff_view_masks_client_key():
+    assert diff_view({"ssl": {"mode": "require", "client_key": "abc"}})["ssl"]["client_key"] == MASK
+
+
+def test_secret_values_include_decoded_client_key():
+    key = base64.b64encode(PEM_KEY.encode()).decode()
+    values = secret_values(server_conn(ssl={"client_key": key}))
+    assert values == ["s3cret-pw", key, PEM_KEY]
+
+
+def test_redact_masks_nested_strings():
+    value = {"msg": "login failed for pw s3cret-pw", "list": ["s3cret-pw"], "n": 1}
+    assert redact(value, ["s3cret-pw"]) == {"msg": "login failed for pw %s" % MASK, "list": [MASK], "n": 1}
+    assert redact(value, []) is value

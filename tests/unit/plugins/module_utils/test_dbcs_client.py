@@ -1,0 +1,216 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbconvert.streams contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of the API client's retry and error rules, against a scripted HTTP server on 127.0.0.1.
+
+The faults (503s, non-JSON answers, refused connections) are produced for real by a small server in
+a thread that answers from a script; the real Connection API server is exercised by the integration
+tests.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_client import (
+    DbcsApiError, DbcsCheckModeWrite, DbcsClient, DbcsOutcomeUnknown)
+
+CONN_ID = "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5"
+
+
+class ScriptedServer(object):
+    """Answers each (method, path) from a queue of (status, body, content_type); records every request."""
+
+    def __init__(self):
+        self.script = {}
+        self.requests = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                path = self.path.split("?")[0]
+                owner.requests.append((self.command, path, self.headers.get("X-API-Key"), body))
+                queue = owner.script.get((self.command, path)) or [(200, {}, "application/json")]
+                status, payload, kind = queue.pop(0) if len(queue) > 1 else queue[0]
+                data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/api/v1" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def on(self, method, path, *answers):
+        self.script[(method, "/api/v1" + path)] = [
+            (a[0], a[1], a[2] if len(a) > 2 else "application/json") for a in answers]
+
+    def calls(self, method=None):
+        return [(m, p) for m, p, _k, _b in self.requests if method is None or m == method]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    scripted = ScriptedServer()
+    yield scripted
+    scripted.close()
+
+
+def client_for(server, **kwargs):
+    kwargs.setdefault("backoff", 0.001)
+    return DbcsClient(server.url, "the-key", **kwargs)
+
+
+def test_user_configs_is_called_once_before_anything_else(server):
+    client = client_for(server)
+    client.list_connections()
+    client.list_connections()
+    assert server.calls() == [("GET", "/api/v1/user/configs"), ("GET", "/api/v1/connections"),
+                              ("GET", "/api/v1/connections")]
+    assert all(key == "the-key" for _m, _p, key, _b in server.requests)
+
+
+def test_get_is_retried_on_503_then_succeeds(server):
+    server.on("GET", "/connections", (503, {"error": "busy"}), (503, {"error": "busy"}), (200, [{"id": CONN_ID}]))
+    assert client_for(server).list_connections() == [{"id": CONN_ID}]
+    assert server.calls("GET").count(("GET", "/api/v1/connections")) == 3
+
+
+def test_retries_are_bounded_and_the_error_is_clear(server):
+    server.on("GET", "/connections", (502, {"error": "bad gateway"}))
+    with pytest.raises(DbcsApiError) as caught:
+        client_for(server, retries=2).list_connections()
+    assert caught.value.message == "Could not list connections: HTTP 502: bad gateway"
+    assert server.calls("GET").count(("GET", "/api/v1/connections")) == 3
+
+
+def test_failed_ping_is_a_result_and_is_not_retried(server):
+    server.on("POST", "/connections/%s/ping" % CONN_ID, (503, {"ping": "failed", "error": "password authentication failed"}))
+    assert client_for(server).ping_connection(CONN_ID) == (False, "password authentication failed")
+    assert server.calls("POST") == [("POST", "/api/v1/connections/%s/ping" % CONN_ID)]
+
+
+def test_ping_with_ok_body(server):
+    server.on("POST", "/connections/%s/ping" % CONN_ID, (200, {"ping": "ok"}))
+    assert client_for(server).ping_connection(CONN_ID) == (True, None)
+
+
+def test_ping_200_with_failed_body_is_a_failure(server):
+    server.on("POST", "/connections/%s/ping" % CONN_ID, (200, {"ping": "failed", "error": "timeout"}))
+    assert client_for(server).ping_connection(CONN_ID) == (False, "timeout")
+
+
+def test_create_with_unknown_outcome_reads_back_instead_of_resending(server):
+    server.on("POST", "/connections", (502, {"error": "bad gateway"}))
+    server.on("GET", "/connections", (200, [{"id": CONN_ID, "name": "pg"}]))
+    assert client_for(server).create_connection({"name": "pg"}) == CONN_ID
+    assert server.calls("POST") == [("POST", "/api/v1/connections")]
+
+
+def test_create_is_resent_only_when_the_read_back_finds_nothing(server):
+    server.on("POST", "/connections", (503, {"error": "unavailable"}), (201, {"id": CONN_ID, "created": 1}))
+    server.on("GET", "/connections", (200, []))
+    assert client_for(server).create_connection({"name": "pg"}) == CONN_ID
+    assert server.calls("POST") == [("POST", "/api/v1/connections")] * 2
+
+
+def test_create_accepts_the_vendor_id_only_answer(server):
+    server.on("POST", "/connections", (200, {"id": CONN_ID, "created": 1735689600}))
+    assert client_for(server).create_connection({"name": "pg"}) == CONN_ID
+
+
+def test_create_client_error_is_not_retried(server):
+    server.on("POST", "/connections", (409, {"error": "a connection named 'pg' already exists"}))
+    with pytest.raises(DbcsApiError) as caught:
+        client_for(server).create_connection({"name": "pg"})
+    assert caught.value.message == "Could not create connection 'pg': HTTP 409: a connection named 'pg' already exists"
+    assert not isinstance(caught.value, DbcsOutcomeUnknown)
+    assert server.calls("POST") == [("POST", "/api/v1/connections")]
+
+
+def test_clone_is_never_repeated(server):
+    server.on("PUT", "/connections/%s/clone" % CONN_ID, (503, {"error": "unavailable"}))
+    with pytest.raises(DbcsApiError):
+        client_for(server).clone_connection(CONN_ID)
+    assert server.calls("PUT") == [("PUT", "/api/v1/connections/%s/clone" % CONN_ID)]
+
+
+def test_delete_of_a_connection_already_gone_is_not_a_failure(server):
+    server.on("DELETE", "/connections/%s" % CONN_ID, (404, {"error": "not found"}))
+    client_for(server).delete_connection(CONN_ID)
+
+
+def test_401_says_which_option_supplies_the_key(server):
+    server.on("GET", "/user/configs", (401, {"error": "invalid API key"}))
+    with pytest.raises(DbcsApiError) as caught:
+        client_for(server).list_connections()
+    assert caught.value.status == 401
+    assert "invalid API key" in caught.value.message
+    assert "api_key option or the DBCS_API_KEY environment variable" in caught.value.message
+
+
+def test_fastapi_detail_shape_is_understood(server):
+    server.on("GET", "/connections/%s" % CONN_ID, (400, {"detail": "bad thing"}))
+    with pytest.raises(DbcsApiError, match=r"HTTP 400: bad thing$"):
+        client_for(server).get_connection(CONN_ID)
+
+
+def test_missing_connection_is_none_when_allowed(server):
+    server.on("GET", "/connections/%s" % CONN_ID, (404, {"error": "no connection"}))
+    assert client_for(server).get_connection(CONN_ID, missing_ok=True) is None
+    with pytest.raises(DbcsApiError, match=r"HTTP 404: no connection$"):
+        client_for(server).get_connection(CONN_ID)
+
+
+def test_html_answer_points_at_api_url(server):
+    server.on("GET", "/connections", (200, "<html>login</html>", "text/html"))
+    with pytest.raises(DbcsApiError) as caught:
+        client_for(server).list_connections()
+    assert "is text/html, not JSON" in caught.value.message and "api_url" in caught.value.message
+
+
+def test_connection_refused_names_the_url():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = "http://127.0.0.1:%d/api/v1" % port
+    with pytest.raises(DbcsApiError) as caught:
+        DbcsClient(url, "k", retries=1, backoff=0.001).list_connections()
+    assert url in caught.value.message and "refused" in caught.value.message.lower()
+    assert "DBCS_API_URL" in caught.value.message
+
+
+def test_read_only_client_refuses_every_write(server):
+    client = client_for(server, read_only=True)
+    client.list_connections()
+    for call in (lambda: client.create_connection({"name": "x"}), lambda: client.update_connection(CONN_ID, {}),
+                 lambda: client.delete_connection(CONN_ID), lambda: client.ping_connection(CONN_ID)):
+        with pytest.raises(DbcsCheckModeWrite):
+            call()
+    assert server.calls("POST") == server.calls("PUT") == server.calls("DELETE") == []
+
+
+def test_schema_body_is_a_json_string_and_database_a_query_value(server):
+    server.on("POST", "/connections/%s/schemas" % CONN_ID, (201, {"status": "success"}))
+    client_for(server).create_schema(CONN_ID, "appdb", "sales")
+    method, path, _key, body = server.requests[-1]
+    assert (method, path, json.loads(body)) == ("POST", "/api/v1/connections/%s/schemas" % CONN_ID, "sales")

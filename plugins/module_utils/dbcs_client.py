@@ -148,7 +148,7 @@ class DbcsClient(object):
                     self._pause(attempt)
                     continue
                 error_class = DbcsApiError if not_sent else DbcsOutcomeUnknown
-                raise error_class(action, error="no answer from %s (%s %s): %s" % (self.api_url, method, path, _reason(exc)),
+                raise error_class(action, error="no answer from %s: %s" % (self.api_url, _reason(exc)),
                                   hint="Check api_url (or DBCS_API_URL) and that the server is running and reachable")
             status = response.status_code
             if status in expect:
@@ -270,8 +270,12 @@ def _reason(exc):
             break
         reason = inner
     text = str(reason)
-    # urllib3 prefixes the pool object's repr; keep what a person can act on.
-    return text.split(": ", 1)[-1] if text.startswith("<") else text
+    # urllib3 prefixes the connection object's repr; keep what a person can act on.
+    for marker in ("Failed to establish a new connection: ", "Read timed out. ", "): "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+            break
+    return text
 
 
 def _is_refused(exc):

@@ -121,7 +121,7 @@ options:
   verify:
     description:
       - Test connections (the server connects to each database). A failed test fails the task after
-        every other change has been made, and is listed in RV(failed).
+        every other change has been made, and is listed in RV(failures).
       - V(true) or V(on_change) tests the connections that were created, cloned or updated;
         V(always) tests every declared connection; V(false) or V(never) tests none.
       - In check mode nothing is tested.
@@ -135,7 +135,7 @@ options:
     default: 4
 notes:
   - When some writes fail, the others are still made; the task then fails, listing the failures in
-    RV(failed) and what was done in RV(created), RV(updated) and RV(deleted). Nothing is left half-written
+    RV(failures) and what was done in RV(created), RV(updated) and RV(deleted). Nothing is left half-written
     silently, and a re-run completes the rest.
 seealso:
   - module: dbconvert.streams.dbcs_connection
@@ -201,8 +201,11 @@ unchanged:
   type: list
   elements: str
   sample: []
-failed:
-  description: The writes and tests that failed, each with the connection's name, the action and the error. The task fails when this is not empty.
+failures:
+  description:
+    - The writes and tests that failed, each with the connection's name, the action and the error.
+      The task fails when this is not empty.
+    - Named C(failures) because Ansible reserves C(failed) for the task's own status.
   returned: always
   type: list
   elements: dict
@@ -246,7 +249,7 @@ def main():
                                 "names identify connections and must be unique" % (index, spec.name, seen[spec.name]))
             seen[spec.name] = index
         changes, failures = module.converge(specs, purge=params["purge"], verify=normalise_verify(params["verify"]))
-        result = dict(change_summary(changes), failed=failures)
+        result = dict(change_summary(changes), failures=failures)
         result["changed"] = bool(result["created"] or result["updated"] or result["deleted"])
         diff = [change.diff() for change in changes if change.changed and not change.failed]
         if failures:

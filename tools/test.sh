@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The test command (`make test` runs `tools/test.sh all`). Starts what the tests need (throwaway
+# PostgreSQL and MariaDB, local API servers), runs the steps, stops everything it started even when
+# a step fails, and prints a summary. Every step runs even after an earlier one failed.
+#   tools/test.sh all | STEP...     steps: lint docs sanity units server integration molecule reliability build bench
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv=$root/.venv
+export PATH=$venv/bin:$PATH
+export ANSIBLE_COLLECTIONS_PATH=$venv/collections
+export ANSIBLE_NOCOLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
+ALL_STEPS=(lint docs sanity units server integration molecule reliability build)
+
+state=$(mktemp -d "${TMPDIR:-/tmp}/dbcs-test.XXXXXX")
+chmod 755 "$state"
+logs=$root/tests/output/logs
+mkdir -p "$logs"
+cleanup() {
+  "$root/tools/services.sh" stop "$state/servers"
+  "$root/tools/services.sh" stop "$state/db"
+  rm -rf "$state"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+need_db() {
+  if [ ! -f "$state/db/env.sh" ]; then
+    "$root/tools/services.sh" start-db "$state/db" || return 1
+  fi
+  # shellcheck disable=SC1091
+  . "$state/db/env.sh"
+}
+
+# Two servers: "main" as the vendor's server answers (passwords returned), "hidden" a hardened
+# server in the documented shapes (passwords hidden, summary list, id-only create answers).
+need_servers() {
+  need_db || return 1
+  if [ ! -f "$state/servers/main.env" ]; then
+    "$root/tools/services.sh" start-server "$state/servers" main --strict-configs || return 1
+    "$root/tools/services.sh" start-server "$state/servers" hidden --strict-configs --hide-passwords \
+      --list-summary --sparse-create || return 1
+  fi
+}
+
+secret() { python -c 'import secrets; print(secrets.token_urlsafe(15))'; }
+
+# integration_config.yml: what ansible-test hands every target as extra vars.
+write_integration_config() {  # flavour
+  local flavour=$1
+  (
+    # shellcheck disable=SC1090
+    . "$state/servers/$flavour.env"
+    cat >"$root/tests/integration/integration_config.yml" <<EOF
+---
+dbcs_api_url: $DBCS_API_URL
+dbcs_api_key: '$DBCS_API_KEY'
+dbcs_request_log: $DBCS_REQUEST_LOG
+dbcs_server_hides_passwords: $([ "$flavour" = hidden ] && echo true || echo false)
+dbcs_pg: {host: $DBCS_PG_HOST, port: $DBCS_PG_PORT, user: $DBCS_PG_USER, password: '$DBCS_PG_PASSWORD', database: $DBCS_PG_DATABASE}
+dbcs_my: {host: $DBCS_MY_HOST, port: $DBCS_MY_PORT, user: $DBCS_MY_USER, password: '$DBCS_MY_PASSWORD'}
+dbcs_test_password_a: '$(secret)'
+dbcs_test_password_b: '$(secret)'
+EOF
+  )
+}
+
+step_lint() {
+  (cd "$root" && ansible-lint --offline --profile production)
+}
+
+step_docs() {
+  local m rc=0
+  for m in $(cd "$root/plugins/modules" && ls ./*.py | sed 's#^\./##; s#\.py$##'); do
+    ansible-doc "dbconvert.streams.$m" >"$logs/ansible-doc-$m.txt" 2>&1 || { echo "ansible-doc $m failed" >&2; rc=1; continue; }
+    grep -q "^EXAMPLES:" "$logs/ansible-doc-$m.txt" && grep -q "^RETURN VALUES:" "$logs/ansible-doc-$m.txt" ||
+      { echo "ansible-doc $m: no EXAMPLES or RETURN VALUES" >&2; rc=1; }
+  done
+  return $rc
+}
+
+step_sanity() { "$root/tools/ansible-test.sh" sanity --color no; }
+step_units() { "$root/tools/ansible-test.sh" units --color no; }
+
+step_server() {
+  need_db || return 1
+  (cd "$root" && pytest -q -p no:cacheprovider tests/server)
+}
+
+step_integration() {
+  need_servers || return 1
+  local flavour rc=0
+  for flavour in main hidden; do
+    echo "== integration against the '$flavour' server"
+    write_integration_config "$flavour"
+    "$root/tools/ansible-test.sh" integration --color no -vvvv >"$logs/integration-$flavour.log" 2>&1 || {
+      rc=1; grep -E "^(FATAL|ERROR)|fatal:|FAILED!" "$logs/integration-$flavour.log" | head -40; tail -20 "$logs/integration-$flavour.log"; }
+    grep -E "^Running .* integration test role|PLAY RECAP" -A2 "$logs/integration-$flavour.log" | grep -E "Running|ok=" || true
+    python "$root/tests/support/scan_secrets.py" --config "$root/tests/integration/integration_config.yml" \
+      "$logs/integration-$flavour.log" "$state/servers/$flavour/requests.jsonl" "$state/servers/$flavour/server.log" || rc=1
+  done
+  rm -f "$root/tests/integration/integration_config.yml"
+  return $rc
+}
+
+step_molecule() {
+  (cd "$root/extensions" && molecule test --all)
+}
+
+step_reliability() {
+  need_db || return 1
+  (cd "$root" && pytest -q -p no:cacheprovider tests/reliability)
+}
+
+step_build() {
+  local out=$state/build
+  mkdir -p "$out"
+  (cd "$root" && ansible-galaxy collection build --force --output-path "$out") || return 1
+  ansible-galaxy collection install --offline --force -p "$out/installed" "$out"/dbconvert-streams-*.tar.gz || return 1
+  tar -tzf "$out"/dbconvert-streams-*.tar.gz | grep -E '^(server|tools|tests/output|\.venv)/' && {
+    echo "the tarball carries files that must not ship" >&2; return 1; }
+  local m
+  for m in dbcs_connection dbcs_connections dbcs_connection_info dbcs_schema; do
+    [ -f "$root/plugins/modules/$m.py" ] || continue
+    ANSIBLE_COLLECTIONS_PATH=$out/installed ansible-doc "dbconvert.streams.$m" >/dev/null || return 1
+  done
+  echo "built and installed $(basename "$out"/dbconvert-streams-*.tar.gz); ansible-doc renders from the installed copy"
+}
+
+step_bench() {
+  need_db || return 1
+  (cd "$root" && python tests/bench/bench.py)
+}
+
+steps=("$@")
+[ "${#steps[@]}" -eq 0 ] || [ "${steps[0]}" = all ] && steps=("${ALL_STEPS[@]}")
+declare -a summary
+failed=0
+for step in "${steps[@]}"; do
+  if ! declare -F "step_$step" >/dev/null; then
+    echo "unknown step '$step'; steps: ${ALL_STEPS[*]} bench" >&2
+    exit 2
+  fi
+  echo
+  echo "===== $step"
+  start=$(date +%s)
+  if "step_$step"; then result=passed; else result=FAILED; failed=1; fi
+  summary+=("$(printf '%-12s %-7s %4ss' "$step" "$result" "$(($(date +%s) - start))")")
+done
+echo
+echo "===== summary"
+printf '%s\n' "${summary[@]}"
+exit $failed

@@ -43,28 +43,6 @@ need_servers() {
   fi
 }
 
-secret() { python -c 'import secrets; print(secrets.token_urlsafe(15))'; }
-
-# integration_config.yml: what ansible-test hands every target as extra vars.
-write_integration_config() {  # flavour
-  local flavour=$1
-  (
-    # shellcheck disable=SC1090
-    . "$state/servers/$flavour.env"
-    cat >"$root/tests/integration/integration_config.yml" <<EOF
----
-dbcs_api_url: $DBCS_API_URL
-dbcs_api_key: '$DBCS_API_KEY'
-dbcs_request_log: $DBCS_REQUEST_LOG
-dbcs_server_hides_passwords: $([ "$flavour" = hidden ] && echo true || echo false)
-dbcs_pg: {host: $DBCS_PG_HOST, port: $DBCS_PG_PORT, user: $DBCS_PG_USER, password: '$DBCS_PG_PASSWORD', database: $DBCS_PG_DATABASE}
-dbcs_my: {host: $DBCS_MY_HOST, port: $DBCS_MY_PORT, user: $DBCS_MY_USER, password: '$DBCS_MY_PASSWORD'}
-dbcs_test_password_a: '$(secret)'
-dbcs_test_password_b: '$(secret)'
-EOF
-  )
-}
-
 step_lint() {
   (cd "$root" && ansible-lint --offline --profile production)
 }
@@ -92,14 +70,14 @@ step_integration() {
   local flavour rc=0
   for flavour in main hidden; do
     echo "== integration against the '$flavour' server"
-    write_integration_config "$flavour"
-    "$root/tools/ansible-test.sh" integration --color no -vvvv >"$logs/integration-$flavour.log" 2>&1 || {
+    "$root/tools/integration-config.sh" "$state/db" "$state/servers" "$flavour" >"$state/integration_config.yml"
+    DBCS_INTEGRATION_CONFIG=$state/integration_config.yml \
+      "$root/tools/ansible-test.sh" integration --color no -vvvv >"$logs/integration-$flavour.log" 2>&1 || {
       rc=1; grep -E "^(FATAL|ERROR)|fatal:|FAILED!" "$logs/integration-$flavour.log" | head -40; tail -20 "$logs/integration-$flavour.log"; }
     grep -E "^Running .* integration test role|PLAY RECAP" -A2 "$logs/integration-$flavour.log" | grep -E "Running|ok=" || true
-    python "$root/tests/support/scan_secrets.py" --config "$root/tests/integration/integration_config.yml" \
+    python "$root/tests/support/scan_secrets.py" --config "$state/integration_config.yml" \
       "$logs/integration-$flavour.log" "$state/servers/$flavour/requests.jsonl" "$state/servers/$flavour/server.log" || rc=1
   done
-  rm -f "$root/tests/integration/integration_config.yml"
   return $rc
 }
 

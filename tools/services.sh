@@ -48,6 +48,17 @@ install_mariadb() {
   }
 }
 
+install_postgres() {
+  if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
+    return 0
+  fi
+  echo "services: installing postgresql with apt-get" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null 2>&1 || {
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql postgresql-server-dev-all >/dev/null
+  }
+}
+
 start_postgres() {
   local dir=$1 port pw bindir
   bindir=$(pg_config --bindir)
@@ -146,6 +157,7 @@ case "$cmd" in
     mkdir -p "$dir"
     : >"$dir/env.sh"
     install_mariadb
+    install_postgres
     start_postgres "$dir"
     start_mariadb "$dir"
     ;;

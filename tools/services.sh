@@ -48,20 +48,26 @@ install_mariadb() {
   }
 }
 
-install_postgres() {
+pg_bindir() {  # where initdb and pg_ctl live
   if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
-    return 0
+    pg_config --bindir
+  else
+    find /usr/lib/postgresql -maxdepth 3 -name initdb -path '*/bin/*' 2>/dev/null | sort -V | tail -n 1 | xargs -r dirname
   fi
+}
+
+install_postgres() {
+  [ -n "$(pg_bindir)" ] && return 0
   echo "services: installing postgresql with apt-get" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null 2>&1 || {
     DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql postgresql-server-dev-all >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
   }
 }
 
 start_postgres() {
   local dir=$1 port pw bindir
-  bindir=$(pg_config --bindir)
+  bindir=$(pg_bindir)
   port=$(free_port)
   pw=$(secret)
   mkdir -p "$dir/pg"
@@ -139,7 +145,7 @@ stop_all() {
     [ -e "$pidfile" ] || continue
     pid=$(cat "$pidfile")
     if [ "$(basename "$pidfile")" = postgres.pid ]; then
-      runuser -u postgres -- "$(pg_config --bindir)/pg_ctl" -D "$dir/pg/data" -m immediate stop >/dev/null 2>&1 || true
+      runuser -u postgres -- "$(pg_bindir)/pg_ctl" -D "$dir/pg/data" -m immediate stop >/dev/null 2>&1 || true
     elif kill -0 "$pid" 2>/dev/null; then
       kill "$pid" 2>/dev/null || true
       for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

@@ -204,22 +204,31 @@ class DbcsClient(object):
         """POST a new connection and return its id.
 
         A POST is never repeated blindly: when its outcome is unknown, the name is looked up, and
-        the POST is sent again only if the server has no connection of that name.
+        the POST is sent again only if the server has no connection of that name. A re-sent POST
+        that meets a 409 finds its first attempt landed after all, and takes that connection.
         """
         action = "create connection '%s'" % body.get("name")
         attempt = 0
         while True:
             try:
-                answer = self.call("POST", "/connections", action, json=body)
-                return _id_of(answer, action)
+                return _id_of(self.call("POST", "/connections", action, json=body), action)
             except DbcsOutcomeUnknown:
-                matches = [c for c in self.list_connections() if c.get("name") == body.get("name")]
-                if len(matches) == 1:
-                    return matches[0]["id"]
-                if matches or attempt >= self.retries:
+                found = self._ids_named(body.get("name"))
+                if len(found) == 1:
+                    return found[0]
+                if found or attempt >= self.retries:
                     raise
-                attempt += 1
-                self._pause(attempt)
+            except DbcsApiError as exc:
+                if attempt and exc.status == 409:
+                    found = self._ids_named(body.get("name"))
+                    if len(found) == 1:
+                        return found[0]
+                raise
+            attempt += 1
+            self._pause(attempt)
+
+    def _ids_named(self, name):
+        return [conn.get("id") for conn in self.list_connections() if conn.get("name") == name]
 
     def update_connection(self, conn_id, body):
         self.call("PUT", "/connections/%s" % conn_id, "update connection '%s' (%s)" % (body.get("name"), conn_id), json=body)
@@ -243,11 +252,13 @@ class DbcsClient(object):
             return True, None
         return False, str(body.get("error") or body.get("ping") or "the server reported the test as failed")
 
-    def list_databases(self, conn_id):
-        return self.call("GET", "/connections/%s/databases" % conn_id, "list databases of connection %s" % conn_id) or []
+    def list_databases(self, conn_id, name=None):
+        action = "list databases of connection '%s' (%s)" % (name, conn_id) if name else "list databases of connection %s" % conn_id
+        return self.call("GET", "/connections/%s/databases" % conn_id, action) or []
 
-    def list_tables(self, conn_id):
-        return self.call("GET", "/connections/%s/tables" % conn_id, "list tables of connection %s" % conn_id) or []
+    def list_tables(self, conn_id, name=None):
+        action = "list tables of connection '%s' (%s)" % (name, conn_id) if name else "list tables of connection %s" % conn_id
+        return self.call("GET", "/connections/%s/tables" % conn_id, action) or []
 
     def create_schema(self, conn_id, database, name):
         self.call("POST", "/connections/%s/schemas" % conn_id,

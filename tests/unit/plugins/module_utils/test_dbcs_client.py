@@ -214,3 +214,11 @@ def test_schema_body_is_a_json_string_and_database_a_query_value(server):
     client_for(server).create_schema(CONN_ID, "appdb", "sales")
     method, path, _key, body = server.requests[-1]
     assert (method, path, json.loads(body)) == ("POST", "/api/v1/connections/%s/schemas" % CONN_ID, "sales")
+
+
+def test_resent_create_that_meets_its_first_attempt_takes_it(server):
+    # The first POST timed out at a gateway but landed; the read-back ran before it was stored.
+    server.on("POST", "/connections", (504, {"error": "gateway timeout"}), (409, {"error": "a connection named 'pg' already exists"}))
+    server.on("GET", "/connections", (200, []), (200, [{"id": CONN_ID, "name": "pg"}]))
+    assert client_for(server).create_connection({"name": "pg"}) == CONN_ID
+    assert server.calls("POST") == [("POST", "/api/v1/connections")] * 2

@@ -1,0 +1,3 @@
+from dbcs_server.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""dbcs-server: command line, then uvicorn."""
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from dbcs_server import __version__
+from dbcs_server.settings import Settings, default_data_dir
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="dbcs-server",
+        description="Local DBConvert Streams Connection API server. API keys come from --api-key and from "
+        "the DBCS_API_KEYS environment variable (comma-separated); at least one is needed.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8020, help="port to listen on (default: %(default)s)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help=f"where the database and secret.key live (default: {default_data_dir()})")
+    parser.add_argument("--api-key", action="append", default=[], metavar="KEY",
+                        help="an accepted API key (repeatable); prefer DBCS_API_KEYS, which ps does not show")
+    parser.add_argument("--strict-configs", action="store_true",
+                        help="connection routes answer 409 until the key has called GET /user/configs")
+    parser.add_argument("--hide-passwords", action="store_true",
+                        help="never return passwords or ssl.client_key")
+    parser.add_argument("--list-summary", action="store_true",
+                        help="GET /connections returns only id, name, type, host, port per item")
+    parser.add_argument("--sparse-create", action="store_true",
+                        help="create and clone answer only {id, created}, like the vendor's v1 server")
+    parser.add_argument("--db-timeout", type=float, default=5.0, metavar="SECONDS",
+                        help="timeout for connecting to databases (default: %(default)s)")
+    parser.add_argument("--allow-db-host", action="append", default=[], metavar="HOST",
+                        help="only connect to these database hosts (repeatable; default: any host)")
+    parser.add_argument("--request-log", type=Path, default=None, metavar="FILE",
+                        help="append one JSON line per request (time, method, path, status, duration_ms)")
+    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                        help="allow browser requests from this origin (repeatable)")
+    parser.add_argument("--tls-cert", type=Path, default=None, metavar="FILE", help="serve HTTPS with this certificate")
+    parser.add_argument("--tls-key", type=Path, default=None, metavar="FILE", help="private key for --tls-cert")
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    env_keys = [k.strip() for k in os.environ.get("DBCS_API_KEYS", "").split(",")]
+    keys = tuple(dict.fromkeys(k for k in [*args.api_key, *env_keys] if k))
+    return Settings(
+        api_keys=keys,
+        data_dir=args.data_dir or default_data_dir(),
+        strict_configs=args.strict_configs,
+        hide_passwords=args.hide_passwords,
+        list_summary=args.list_summary,
+        sparse_create=args.sparse_create,
+        db_timeout=args.db_timeout,
+        request_log=args.request_log,
+        cors_origins=tuple(args.cors_origin),
+        allowed_db_hosts=tuple(args.allow_db_host),
+    )
+
+
+def fail(message: str) -> int:
+    print(f"dbcs-server: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = settings_from(args)
+    if not settings.api_keys:
+        return fail("no API key configured: pass --api-key KEY or set DBCS_API_KEYS=key1,key2")
+    if not 0 < settings.db_timeout <= 3600:
+        return fail("--db-timeout must be between 0 and 3600 seconds")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        return fail("--tls-cert and --tls-key go together")
+
+    import uvicorn
+
+    from dbcs_server.app import create_app
+    from dbcs_server.secrets_box import SecretKeyError
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
+    try:
+        app = create_app(settings)
+    except SecretKeyError as exc:
+        return fail(str(exc))
+    except OSError as exc:
+        return fail(f"cannot use the data directory {settings.data_dir}: {exc.strerror or exc}")
+    logging.getLogger("dbcs_server").info(
+        "data in %s, %d API key(s)%s", settings.data_dir, len(settings.api_keys),
+        ", request log " + str(settings.request_log) if settings.request_log else "",
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,  # it would print query strings; --request-log replaces it
+        timeout_graceful_shutdown=5,  # a client that never finishes cannot hold up a stop
+        ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
+        ssl_keyfile=str(args.tls_key) if args.tls_key else None,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""One error shape everywhere: {"error": "<text>"}.
+
+Validation failures are 400 (never 422), unknown routes 404, wrong methods 405, and anything
+unexpected a generic 500 whose log line names the exception type and frames, never its message
+(driver messages can quote secrets).
+"""
+
+import logging
+import re
+import traceback
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dbcs_server.secrets_box import SecretKeyError
+
+log = logging.getLogger("dbcs_server")
+
+STATUS_TEXT = {
+    400: "bad request",
+    401: "missing or invalid API key",
+    404: "not found",
+    405: "method not allowed",
+    409: "conflict",
+    413: "request body too large",
+    415: "unsupported media type",
+    503: "service unavailable",
+}
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer."""
+    descriptions = {
+        400: "Invalid request: the message names the field and what is wrong",
+        401: "Missing or wrong X-API-Key",
+        404: "Unknown connection (or one owned by another API key)",
+        409: "Name already taken, or (with --strict-configs) /user/configs not called yet",
+        503: "The database could not be reached or answered with an error",
+    }
+    return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    # A body-level JSON decode error carries the byte offset as its location.
+    if kind == "json_invalid":
+        return "request body is not valid JSON"
+    field = ".".join(loc)
+    if not field:
+        if kind == "missing":
+            return "request body is required"
+        if kind in ("model_attributes_type", "dict_type", "model_type"):
+            if isinstance(error.get("input"), bytes):
+                return "request body must be a JSON object (send it with Content-Type: application/json)"
+            return "request body must be a JSON object"
+        return error.get("msg", "invalid request")
+    if kind == "missing":
+        return f"{field} is required"
+    if kind == "extra_forbidden":
+        return f"unknown field '{field}'"
+    if kind == "string_type":
+        return f"{field} must be a string"
+    if kind in ("model_attributes_type", "dict_type", "model_type"):
+        return f"{field} must be an object"
+    ctx = error.get("ctx") or {}
+    if kind == "string_too_short":
+        return f"{field} must not be empty" if ctx.get("min_length") == 1 else f"{field} is too short"
+    if kind == "string_too_long":
+        return f"{field} must be at most {ctx.get('max_length')} characters"
+    if kind == "literal_error":
+        return f"{field} must be one of {ctx.get('expected')}"
+    return f"{field} {error.get('msg', 'is invalid')}"
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    seen: list[str] = []
+    for error in exc.errors():
+        text = _describe(error)
+        if text not in seen:
+            seen.append(text)
+    return "; ".join(seen) or "invalid request"
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document lists for this path (Starlette names only one route's)."""
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = []
+        for template, operations in request.app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+            table.append((re.compile(pattern + "$"), sorted(m.upper() for m in operations)))
+        request.app.state.allowed_methods = table
+    for pattern, methods in table:
+        if pattern.match(request.url.path):
+            return methods
+    return []
+
+
+def install(app: FastAPI, precheck) -> None:
+    """Register the handlers. `precheck(request)` raises the auth/session ApiError, if any,
+    so that a malformed body from an unauthenticated caller is still a 401."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(SecretKeyError)
+    async def secret_key_error(request: Request, exc: SecretKeyError) -> JSONResponse:
+        log.error("%s", exc)
+        return error_response(500, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else ""
+        if exc.status_code in STATUS_TEXT and detail in ("", "Not Found", "Method Not Allowed"):
+            detail = STATUS_TEXT[exc.status_code]
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+        return error_response(exc.status_code, detail or "error", headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        try:
+            precheck(request)
+        except ApiError as first:
+            return error_response(first.status, first.message, first.headers)
+        return error_response(400, validation_message(exc))
+
+
+class CatchAllMiddleware:
+    """Turn any unhandled exception into a 500 {"error"} without logging its message."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error(
+                "internal error on %s %s: %s\n%s",
+                scope.get("method"), scope.get("path"), type(exc).__name__, frames,
+            )
+            if started:
+                return  # too late for an error body; uvicorn closes the connection
+            response = error_response(500, "internal server error")
+            await response(scope, receive, send)

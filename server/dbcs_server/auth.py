@@ -62,7 +62,7 @@ def precheck(request: Request) -> None:
         require_session(request, caller)
 
 
-async def api_key(request: Request, _: Annotated[str | None, Security(api_key_header)] = None) -> Caller:
+async def api_key(request: Request, _header: Annotated[str | None, Security(api_key_header)] = None) -> Caller:
     return authenticate(request)
 
 

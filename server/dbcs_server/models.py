@@ -33,9 +33,9 @@ def _connection_type(value: Any) -> str:
 
 def _port(value: Any) -> int:
     # JSON Schema counts 5432.0 as an integer; booleans and strings are not.
-    if type(value) is float and value.is_integer():
+    if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if type(value) is not int or not 1 <= value <= 65535:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         raise PydanticCustomError("port", "must be an integer between 1 and 65535")
     return value
 

@@ -31,7 +31,7 @@ def databases() -> Iterator[Databases]:
         subprocess.run(["bash", str(SERVICES), "start-db", str(state)], check=True, timeout=300)
         env = {}
         for line in (state / "env.sh").read_text().splitlines():
-            name, _, value = line.removeprefix("export ").partition("=")
+            name, _sep, value = line.removeprefix("export ").partition("=")
             env[name] = value.strip("'")
         yield Databases.from_env(env)
     finally:

@@ -81,7 +81,7 @@ class ServerProcess:
     def __init__(self, workdir: Path, key_count: int = 2, args: list[str] | None = None,
                  data_dir: Path | None = None, scheme: str = "http", verify: Any = True):
         self.workdir = workdir
-        self.keys = [secrets.token_urlsafe(18) for _ in range(key_count)]
+        self.keys = [secrets.token_urlsafe(18) for _i in range(key_count)]
         self._next_key = 0
         self._lock = threading.Lock()
         self.args = list(args or [])
@@ -115,7 +115,7 @@ class ServerProcess:
         ]
 
     def start(self, timeout: float = 20) -> None:
-        for _ in range(3):  # a free port can be taken between the probe and the bind
+        for _i in range(3):  # a free port can be taken between the probe and the bind
             self.port = free_port()
             env = {**os.environ, "DBCS_API_KEYS": ",".join(self.keys)}
             with open(self.stderr_path, "ab") as stderr:
@@ -264,7 +264,7 @@ def blackhole_port():
     port = server.getsockname()[1]
     fillers = []
     try:
-        for _ in range(4):
+        for _i in range(4):
             filler = socket.socket()
             filler.setblocking(False)
             try:
@@ -293,7 +293,7 @@ def silent_server():
         server.settimeout(0.1)
         while not stop.is_set():
             try:
-                conn, _ = server.accept()
+                conn, _addr = server.accept()
                 accepted.append(conn)
             except OSError:
                 continue

@@ -37,7 +37,7 @@ def test_id_is_a_real_ksuid_with_the_creation_time(api):
 def test_ksuid_encoding_is_fixed_width_base62():
     assert ksuid.encode(bytes(20)) == "0" * 27
     assert ksuid.encode(b"\xff" * 20) == "aWgEPTl1tmebfsQzFP4bxwgy80V"  # the reference maximum
-    assert len({ksuid.new() for _ in range(1000)}) == 1000
+    assert len({ksuid.new() for _i in range(1000)}) == 1000
 
 
 def test_get_returns_the_full_object_with_password(api):
@@ -171,7 +171,7 @@ def test_twenty_concurrent_creates_of_one_name_make_exactly_one(api):
         barrier.wait()
         statuses.append(api.post("/connections", json=connection_spec("race")).status_code)
 
-    threads = [threading.Thread(target=create) for _ in range(20)]
+    threads = [threading.Thread(target=create) for _i in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -195,7 +195,7 @@ def test_clone_copies_every_field_under_a_new_id_and_name(api):
 
 def test_clone_names_take_the_first_free_suffix(api):
     created = api.create(connection_spec("db"))
-    names = [api.put(f"/connections/{created['id']}/clone").json()["name"] for _ in range(3)]
+    names = [api.put(f"/connections/{created['id']}/clone").json()["name"] for _i in range(3)]
     assert names == ["db-copy", "db-copy-2", "db-copy-3"]
     api.delete(f"/connections/{api.get('/connections').json()[2]['id']}")  # frees db-copy-2
     assert api.put(f"/connections/{created['id']}/clone").json()["name"] == "db-copy-2"

@@ -76,7 +76,7 @@ def run_schemathesis(server: ServerProcess, workdir: Path, config: str, *options
         *options,
     ]
     # cwd: schemathesis and hypothesis keep their state (.hypothesis/, .schemathesis/) there.
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=900, check=False)
     reports = sorted((workdir / "report").glob("*.json"))
     assert reports, result.stdout[-5000:] + result.stderr[-2000:]
     report = json.loads(reports[-1].read_text())

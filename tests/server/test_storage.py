@@ -36,7 +36,7 @@ def storage_server(tmp_path_factory):
 
 def all_bytes(directory) -> dict[str, bytes]:
     found = {}
-    for root, _, files in os.walk(directory):
+    for root, _dirs, files in os.walk(directory):
         for name in files:
             path = os.path.join(root, name)
             with open(path, "rb") as f:
@@ -102,7 +102,10 @@ def test_rows_are_owned_by_the_hash_of_the_key(storage_server):
 
 def test_file_modes(storage_server):
     storage_server.api().create(connection_spec())
-    mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+
+    def mode(path):
+        return stat.S_IMODE(os.stat(path).st_mode)
+
     assert mode(storage_server.data_dir) == 0o700
     assert mode(storage_server.data_dir / "secret.key") == 0o600
     assert mode(storage_server.data_dir / "connections.sqlite3") == 0o600
@@ -110,7 +113,7 @@ def test_file_modes(storage_server):
 
 
 def run_cli(*args, env=None, timeout=30):
-    return subprocess.run([sys.executable, "-m", "dbcs_server", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "dbcs_server", *args], capture_output=True, text=True, check=False,
                           timeout=timeout, env={**os.environ, **(env or {})}, cwd=REPO_ROOT)
 
 

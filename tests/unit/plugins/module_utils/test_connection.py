@@ -298,6 +298,19 @@ def test_plan_clone_is_ignored_when_name_exists():
     assert plan[0].action == "none"
 
 
+def test_plan_clone_of_a_declared_connection_listed_after_it():
+    source = spec(name="src", type="postgresql", host="db9", username="app", password="pw-9", database="appdb")
+    plan = plan_changes([spec(name="copy", clone_from="src", database="other"), source], [])
+    assert [(c.name, c.action) for c in plan] == [("copy", "clone"), ("src", "create")]
+    assert plan[0].source == plan[1].body
+    assert plan[0].body == dict(plan[1].body, name="copy", database="other")
+
+
+def test_plan_clone_cycle_between_undeclared_sources_fails():
+    with pytest.raises(SpecError, match=r"clone_from: no connection is named"):
+        plan_changes([spec(name="a", clone_from="b"), spec(name="b", clone_from="a")], [])
+
+
 def test_plan_clone_of_hiding_server_needs_declared_password():
     hidden = server_conn()
     del hidden["password"]

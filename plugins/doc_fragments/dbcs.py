@@ -50,6 +50,8 @@ notes:
   - Reads, updates and deletes are retried with backoff on connection errors and HTTP 502, 503
     and 504. A create is never sent twice blindly; when its outcome is unknown the module
     looks the connection up by name instead.
+  - A connection test, and a read of a connection's databases or tables, makes the server log in to the
+    database; its HTTP 503 is the database's answer and is not retried, so that failed logins are not repeated.
 """
 
     # The action group, so that module_defaults: {group/dbconvert.streams.dbcs: {...}} reaches every module.

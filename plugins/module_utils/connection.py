@@ -429,3 +429,81 @@ def diff_view(conn, changed_secrets=()):
     if isinstance(view.get("ssl"), dict) and view["ssl"].get("client_key"):
         view["ssl"] = dict(view["ssl"], client_key=MASK_CHANGED if "ssl.client_key" in changed_secrets else MASK)
     return view
+
+
+# -- reading: dbcs_connection_info -------------------------------------------------------------------
+
+# The ping result of a connection that was not tested because the run is in check mode (a test is a POST).
+PING_SKIPPED_IN_CHECK_MODE = {"ok": None, "error": None, "skipped": "check mode"}
+
+
+def ping_result(ok, error):
+    """The shape a connection test is reported in: {"ok": bool, "error": the server's text or None}."""
+    return {"ok": bool(ok), "error": None if ok else (error or "the test failed")}
+
+
+def check_connection_id(value, option="id"):
+    """An id must look like the server's ids (conn_ + 27 letters and digits); SpecError otherwise."""
+    if not ID_PATTERN.match(value or ""):
+        raise SpecError("%s must be a connection id such as conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5 (conn_ followed by 27 "
+                        "letters and digits), got %r; to select a connection by its name, use name" % (option, value))
+
+
+def is_type(conn, wanted):
+    """True when a connection (or list entry) has type `wanted`, compared case-insensitively; always true
+    for `wanted` None, and for an entry that does not say its type (its details will)."""
+    return wanted is None or conn.get("type") is None or str(conn["type"]).lower() == wanted
+
+
+def select_connections(server, name=None, conn_id=None, conn_type=None):
+    """The server's connections that a name, an id and a type select, in the server's order.
+
+    Every connection with that exact name is selected (duplicates included: they are worth seeing);
+    an unknown name selects nothing. An unknown id raises SpecError: an id is never a guess.
+    """
+    if conn_id is not None and not any(conn.get("id") == conn_id for conn in server):
+        raise SpecError("id: no connection has the id %s (with this API key)" % conn_id)
+    return [conn for conn in server
+            if (name is None or conn.get("name") == name) and (conn_id is None or conn.get("id") == conn_id)
+            and (conn_type is None or str(conn.get("type") or "").lower() == conn_type)]
+
+
+def info_view(conn):
+    """A connection as dbcs_connection_info returns it: every field the server gave, the type in lower
+    case (as dbcs_connection takes it), no password and no ssl client key."""
+    view = strip_secrets(conn)
+    if view.get("type") is not None:
+        view["type"] = str(view["type"]).lower()
+    return view
+
+
+# -- PostgreSQL schemas: dbcs_schema -------------------------------------------------------------------
+
+SCHEMA_NAME_MAX_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1; longer names would be truncated, so they are refused
+
+
+def check_schema_name(name, option="name"):
+    """Refuse, before any request, a schema name PostgreSQL would reject, truncate or hide from the list."""
+    if name is None or not name.strip():
+        raise SpecError("%s must not be empty: give the name of the PostgreSQL schema to create" % option)
+    if "\x00" in name:
+        raise SpecError("%s must not contain a NUL character" % option)
+    size = len(name.encode("utf-8"))
+    if size > SCHEMA_NAME_MAX_BYTES:
+        raise SpecError("%s must be at most %d bytes in UTF-8 (PostgreSQL truncates longer names), got %d bytes: %r" % (
+            option, SCHEMA_NAME_MAX_BYTES, size, name))
+    if name.startswith("pg_") or name == "information_schema":
+        raise SpecError("%s %r is reserved for PostgreSQL's system schemas (names starting with pg_, and "
+                        "information_schema); choose another name" % (option, name))
+
+
+def schemas_in(databases, database):
+    """The schema names the /databases answer lists for `database`, sorted; None when it lists no such database."""
+    for entry in databases or []:
+        if isinstance(entry, dict) and entry.get("name") == database:
+            return sorted(entry.get("schemas") or [])
+    return None
+
+
+def database_names(databases):
+    return [entry.get("name") for entry in databases or [] if isinstance(entry, dict)]

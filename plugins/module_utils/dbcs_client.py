@@ -31,6 +31,8 @@ WRITE_METHODS = frozenset(("POST", "PUT", "DELETE"))
 # Methods whose repetition cannot create a second object. Clone is a PUT that creates: it opts out.
 REPEATABLE_METHODS = frozenset(("GET", "PUT", "DELETE"))
 RETRY_STATUSES = frozenset((502, 503, 504))
+# For reads that make the server log in to the database, a 503 is the database's answer, not a fault.
+DATABASE_READ_RETRY_STATUSES = frozenset((502, 504))
 # Statuses after which a create may or may not have happened on the server.
 UNKNOWN_OUTCOME_STATUSES = frozenset((500, 502, 503, 504))
 
@@ -114,18 +116,19 @@ class DbcsClient(object):
                 self._session_started = True
 
     def call(self, method, path, action, json=None, data=None, params=None, expect=(200, 201, 204),
-             repeatable=None):
+             repeatable=None, retry_statuses=RETRY_STATUSES):
         """Send one API request and return its decoded JSON body (None when empty).
 
         `expect` lists the statuses that are answers rather than failures (a failed ping's 503 is one).
         `repeatable` overrides whether the method may be retried after a transient failure.
+        `retry_statuses` are the statuses that count as transient for this request.
         """
         self.start_session()
         return self._request(method, path, action, json=json, data=data, params=params,
-                             expect=expect, repeatable=repeatable)
+                             expect=expect, repeatable=repeatable, retry_statuses=retry_statuses)
 
     def _request(self, method, path, action, json=None, data=None, params=None,
-                 expect=(200, 201, 204), repeatable=None):
+                 expect=(200, 201, 204), repeatable=None, retry_statuses=RETRY_STATUSES):
         if self.read_only and method in WRITE_METHODS:
             raise DbcsCheckModeWrite("check mode: refusing to send %s %s" % (method, path))
         if repeatable is None:
@@ -153,7 +156,7 @@ class DbcsClient(object):
             status = response.status_code
             if status in expect:
                 return self._decode(response, action)
-            if status in RETRY_STATUSES and repeatable and attempt < self.retries:
+            if status in retry_statuses and repeatable and attempt < self.retries:
                 attempt += 1
                 self._pause(attempt, response.headers.get("Retry-After"))
                 continue
@@ -252,13 +255,16 @@ class DbcsClient(object):
             return True, None
         return False, str(body.get("error") or body.get("ping") or "the server reported the test as failed")
 
+    # These two make the server log in to the database; their 503 is the database's answer (down, login
+    # refused), as a failed ping's is, so it is not retried: repeating failed logins can lock an account.
+    # A gateway's 502 or 504 still is.
     def list_databases(self, conn_id, name=None):
         action = "list databases of connection '%s' (%s)" % (name, conn_id) if name else "list databases of connection %s" % conn_id
-        return self.call("GET", "/connections/%s/databases" % conn_id, action) or []
+        return self.call("GET", "/connections/%s/databases" % conn_id, action, retry_statuses=DATABASE_READ_RETRY_STATUSES) or []
 
     def list_tables(self, conn_id, name=None):
         action = "list tables of connection '%s' (%s)" % (name, conn_id) if name else "list tables of connection %s" % conn_id
-        return self.call("GET", "/connections/%s/tables" % conn_id, action) or []
+        return self.call("GET", "/connections/%s/tables" % conn_id, action, retry_statuses=DATABASE_READ_RETRY_STATUSES) or []
 
     def create_schema(self, conn_id, database, name):
         self.call("POST", "/connections/%s/schemas" % conn_id,

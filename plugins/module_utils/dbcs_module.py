@@ -96,15 +96,17 @@ class DbcsModule(AnsibleModule):
 
     # -- the reconcile path ---------------------------------------------------------------------------
 
-    def read_connections(self, refs=None):
+    def read_connections(self, refs=None, select=None):
         """The server's connections, with full details for the ones named in `refs` (names or ids).
 
         The list is read once; a connection's details are fetched only when its list entry is a
-        summary and it matters (refs None: every entry).
+        summary and it matters (refs None: every entry; `select`, a test of a list entry, narrows
+        that further, e.g. to one type).
         """
         server = self.client.list_connections()
         wanted = [conn for conn in server if not has_details(conn) and
-                  (refs is None or conn.get("name") in refs or conn.get("id") in refs)]
+                  (refs is None or conn.get("name") in refs or conn.get("id") in refs) and
+                  (select is None or select(conn))]
         details = dict((conn["id"], conn) for conn in self.map(
             lambda conn: self.client.get_connection(conn["id"], missing_ok=True), wanted) if conn)
         server = [details.get(conn.get("id"), conn) for conn in server]

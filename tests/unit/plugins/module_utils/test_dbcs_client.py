@@ -222,3 +222,20 @@ def test_resent_create_that_meets_its_first_attempt_takes_it(server):
     server.on("GET", "/connections", (200, []), (200, [{"id": CONN_ID, "name": "pg"}]))
     assert client_for(server).create_connection({"name": "pg"}) == CONN_ID
     assert server.calls("POST") == [("POST", "/api/v1/connections")] * 2
+
+
+@pytest.mark.parametrize("reader, part", [("list_databases", "databases"), ("list_tables", "tables")])
+def test_a_database_read_that_the_database_refuses_is_not_retried(server, reader, part):
+    # The server logged in to the database and failed: repeating failed logins could lock the account.
+    server.on("GET", "/connections/%s/%s" % (CONN_ID, part), (503, {"error": "password authentication failed"}))
+    with pytest.raises(DbcsApiError) as caught:
+        getattr(client_for(server), reader)(CONN_ID, "warehouse")
+    assert caught.value.status == 503
+    assert caught.value.message == "Could not list %s of connection 'warehouse' (%s): HTTP 503: password authentication failed" % (
+        part, CONN_ID)
+    assert server.calls("GET").count(("GET", "/api/v1/connections/%s/%s" % (CONN_ID, part))) == 1
+
+
+def test_a_database_read_is_still_retried_after_a_gateway_error(server):
+    server.on("GET", "/connections/%s/databases" % CONN_ID, (502, {"error": "bad gateway"}), (200, [{"name": "appdb"}]))
+    assert client_for(server).list_databases(CONN_ID) == [{"name": "appdb"}]

@@ -1,0 +1,149 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbconvert.streams contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests of the pure parts of dbcs_connection_info and dbcs_schema: selection, views, schema names."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.dbconvert.streams.plugins.module_utils.connection import (
+    PING_SKIPPED_IN_CHECK_MODE, SpecError, check_connection_id, check_schema_name, database_names, info_view,
+    is_type, ping_result, schemas_in, select_connections)
+
+PG_ID = "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5"
+MY_ID = "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU6"
+DUP_ID = "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU7"
+SERVER = [
+    dict(id=PG_ID, name="warehouse", type="PostgreSQL", host="pg", port=5432, username="app", password="pw-1",
+         database="analytics", ssl=dict(mode="verify-full", ca="Q0E=", client_key="S0VZ"), cloud_provider="none"),
+    dict(id=MY_ID, name="shop", type="mysql", host="my", port=3306, username="app", password="pw-2", database=""),
+    dict(id=DUP_ID, name="shop", type="mysql", host="my2", port=3306),
+]
+
+
+# -- selection ------------------------------------------------------------------------------------
+
+def test_no_selector_selects_everything_in_the_server_order():
+    assert select_connections(SERVER) == SERVER
+
+
+def test_name_selects_every_connection_of_that_name():
+    assert [c["id"] for c in select_connections(SERVER, name="shop")] == [MY_ID, DUP_ID]
+
+
+def test_name_is_exact_and_case_sensitive():
+    assert select_connections(SERVER, name="Shop") == []
+    assert select_connections(SERVER, name="shop ") == []
+
+
+def test_unknown_name_selects_nothing():
+    assert select_connections(SERVER, name="nothing") == []
+
+
+def test_id_selects_one():
+    assert select_connections(SERVER, conn_id=MY_ID) == [SERVER[1]]
+
+
+def test_unknown_id_fails_naming_the_option():
+    with pytest.raises(SpecError, match=r"^id: no connection has the id conn_2sZyDMeIbdaXnN9OL7vYzzAiZU9"):
+        select_connections(SERVER, conn_id="conn_2sZyDMeIbdaXnN9OL7vYzzAiZU9")
+
+
+def test_type_is_compared_case_insensitively():
+    assert [c["id"] for c in select_connections(SERVER, conn_type="postgresql")] == [PG_ID]
+    assert [c["id"] for c in select_connections(SERVER, conn_type="mysql")] == [MY_ID, DUP_ID]
+
+
+def test_type_filter_on_a_known_id_of_another_type_selects_nothing():
+    assert select_connections(SERVER, conn_id=PG_ID, conn_type="mysql") == []
+
+
+@pytest.mark.parametrize("entry, wanted, expected", [
+    ({"type": "PostgreSQL"}, "postgresql", True),
+    ({"type": "mysql"}, "postgresql", False),
+    ({"name": "summary without type"}, "mysql", True),  # its details will say
+    ({"type": "mysql"}, None, True),
+])
+def test_is_type(entry, wanted, expected):
+    assert is_type(entry, wanted) is expected
+
+
+@pytest.mark.parametrize("value", [PG_ID])
+def test_well_formed_id_is_accepted(value):
+    check_connection_id(value)
+
+
+@pytest.mark.parametrize("value", ["", "warehouse", "conn_short", PG_ID + "x", "CONN_2sZyDMeIbdaXnN9OL7vYzzAiZU5",
+                                   "conn_2sZyDMeIbdaXnN9OL7vYzzAi-U5"])
+def test_malformed_id_is_refused_with_the_fix(value):
+    with pytest.raises(SpecError, match=r"^id must be a connection id such as conn_.*to select a connection by its name, use name$"):
+        check_connection_id(value)
+
+
+# -- what is returned -------------------------------------------------------------------------------
+
+def test_info_view_keeps_every_field_but_the_secrets():
+    view = info_view(SERVER[0])
+    assert "password" not in view
+    assert view["ssl"] == {"mode": "verify-full", "ca": "Q0E="}
+    assert view["cloud_provider"] == "none"
+    assert view["type"] == "postgresql"
+    assert SERVER[0]["password"] == "pw-1" and SERVER[0]["ssl"]["client_key"] == "S0VZ"  # the input is not changed
+
+
+def test_info_view_of_a_summary():
+    assert info_view({"id": PG_ID, "name": "x"}) == {"id": PG_ID, "name": "x"}
+
+
+def test_ping_result_shapes():
+    assert ping_result(True, None) == {"ok": True, "error": None}
+    assert ping_result(False, "password authentication failed") == {"ok": False, "error": "password authentication failed"}
+    assert ping_result(False, "") == {"ok": False, "error": "the test failed"}
+    assert PING_SKIPPED_IN_CHECK_MODE == {"ok": None, "error": None, "skipped": "check mode"}
+
+
+# -- schemas ------------------------------------------------------------------------------------------
+
+DATABASES = [{"name": "analytics", "schemas": ["sales", "public"]}, {"name": "empty", "schemas": []},
+             {"name": "mysql_style"}]
+
+
+def test_schemas_in_a_database_are_sorted():
+    assert schemas_in(DATABASES, "analytics") == ["public", "sales"]
+
+
+def test_schemas_in_a_database_without_any():
+    assert schemas_in(DATABASES, "empty") == []
+    assert schemas_in(DATABASES, "mysql_style") == []
+
+
+def test_schemas_in_an_unlisted_database_is_none():
+    assert schemas_in(DATABASES, "Analytics") is None
+    assert schemas_in([], "analytics") is None
+    assert schemas_in(None, "analytics") is None
+
+
+def test_database_names():
+    assert database_names(DATABASES) == ["analytics", "empty", "mysql_style"]
+
+
+@pytest.mark.parametrize("name", ["sales", "Sales", " spaced ", 'a"b', "Robert'); DROP SCHEMA public; --", "line\nbreak",
+                                  "схема", u"é" * 31 + "x", "pgsales", "PG_sales"])
+def test_schema_names_taken_literally(name):
+    check_schema_name(name)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("", r"^name must not be empty"),
+    ("   ", r"^name must not be empty"),
+    (None, r"^name must not be empty"),
+    ("a\x00b", r"^name must not contain a NUL character"),
+    ("x" * 64, r"^name must be at most 63 bytes in UTF-8 .*got 64 bytes"),
+    (u"é" * 32, r"^name must be at most 63 bytes in UTF-8 .*got 64 bytes"),
+    ("pg_sales", r"^name 'pg_sales' is reserved"),
+    ("information_schema", r"^name 'information_schema' is reserved"),
+])
+def test_bad_schema_names_are_refused_naming_the_option(name, message):
+    with pytest.raises(SpecError, match=message):
+        check_schema_name(name)

@@ -1,0 +1,450 @@
+# -*- coding: utf-8 -*-
+# Copyright: dbconvert.streams contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The bulk converge benchmark: dbcs_connections against the loops a user would otherwise write.
+
+    python tests/bench/bench.py [--sizes 100,1000] [--runs A,B,C,D] [--max-seconds 180] [--doc FILE | --no-doc] [--keep]
+
+`make bench` runs it (tools/test.sh bench: throwaway databases, their DBCS_PG_* / DBCS_MY_* in the
+environment, the venv first on PATH). For each size N it declares N connections (half PostgreSQL,
+half MariaDB, pointing at those databases; nothing is tested, so no database is contacted) and runs,
+each through ansible-playbook against a local dbcs-server started on a fresh data directory:
+
+  A  dbcs_connections, from empty
+  D  the same playbook again on A's server: nothing to change
+  B  one dbcs_connection task with a loop, from empty
+  C  the baseline with ansible.builtin.uri: GET /user/configs, GET /connections, one POST per item
+
+It prints wall seconds, the requests the server logged (--request-log), the server's own time (sum
+of the logged duration_ms), the peak RSS of ansible-playbook (its largest process), and C/A and B/A.
+B and C are skipped at a size where the figures of a smaller size predict more than --max-seconds.
+The table is also written into docs/performance.md (between the bench markers) with the machine;
+a smoke run: `python tests/bench/bench.py --sizes 20 --no-doc`. Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_SIZES = (100, 1000)
+DOC_BEGIN = "<!-- bench:begin (tests/bench/bench.py writes from here to bench:end) -->"
+DOC_END = "<!-- bench:end -->"
+SCENARIOS = {
+    "A": "dbcs_connections, from empty",
+    "D": "dbcs_connections again, unchanged (no-op)",
+    "B": "loop of dbcs_connection, from empty",
+    "C": "loop of ansible.builtin.uri (configs, list, POST each), from empty",
+}
+# The issue's targets, checked against the figures (never asserted: the bench reports).
+TARGET_RATIO = 20
+TARGET_NOOP_REQUESTS = 3
+TARGET_A_1000_SECONDS = 15
+TARGET_NOOP_SECONDS = 3
+# The issue's estimate of a loop's cost per item, used to decide on skipping before anything is measured.
+SECONDS_PER_LOOP_ITEM = 0.4
+
+PLAY_HEAD = """---
+- name: {title}
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/dbconvert.streams.dbcs:
+      api_url: "{{{{ api_url }}}}"
+      api_key: "{{{{ api_key }}}}"
+  tasks:
+"""
+
+PLAYBOOKS = {
+    "A": PLAY_HEAD.format(title="A - converge the declared set in one task") + """
+    - name: Converge every connection
+      dbconvert.streams.dbcs_connections:
+        connections: "{{ connections }}"
+""",
+    "B": PLAY_HEAD.format(title="B - one dbcs_connection task per connection") + """
+    - name: Converge one connection per loop item
+      dbconvert.streams.dbcs_connection:
+        name: "{{ item.name }}"
+        type: "{{ item.type }}"
+        host: "{{ item.host }}"
+        port: "{{ item.port }}"
+        username: "{{ item.username }}"
+        password: "{{ item.password }}"
+        database: "{{ item.database }}"
+      loop: "{{ connections }}"
+      loop_control:
+        label: "{{ item.name }}"
+""",
+    "C": PLAY_HEAD.format(title="C - the ansible.builtin.uri baseline") + """
+    - name: Start an API session
+      ansible.builtin.uri:
+        url: "{{ api_url }}/user/configs"
+        headers:
+          X-API-Key: "{{ api_key }}"
+
+    - name: List the connections
+      ansible.builtin.uri:
+        url: "{{ api_url }}/connections"
+        headers:
+          X-API-Key: "{{ api_key }}"
+      register: listed
+
+    - name: Create each connection the server does not have
+      ansible.builtin.uri:
+        url: "{{ api_url }}/connections"
+        method: POST
+        headers:
+          X-API-Key: "{{ api_key }}"
+        body: "{{ item }}"
+        body_format: json
+        status_code: [200, 201]
+      loop: "{{ connections | rejectattr('name', 'in', listed.json | map(attribute='name') | list) | list }}"
+      loop_control:
+        label: "{{ item.name }}"
+""",
+}
+PLAYBOOKS["D"] = PLAYBOOKS["A"]
+
+# Without GNU time: run ansible-playbook under a small Python parent and report its children's peak RSS.
+RUSAGE_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "rc = subprocess.call(sys.argv[2:])\n"
+    "with open(sys.argv[1], 'w') as out:\n"
+    "    out.write('Maximum resident set size (kbytes): %d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(rc)\n"
+)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server(object):
+    """A dbcs-server on a fresh data directory, logging every request; stopped by its own pid."""
+
+    def __init__(self, workdir, name):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.key = secrets.token_urlsafe(18)
+        self.url = "http://127.0.0.1:%d/api/v1" % self.port
+        self.request_log = os.path.join(self.dir, "requests.jsonl")
+        command = [server_command(), "--host", "127.0.0.1", "--port", str(self.port), "--data-dir",
+                   os.path.join(self.dir, "data"), "--request-log", self.request_log, "--strict-configs"]
+        with open(os.path.join(self.dir, "server.log"), "wb") as out:
+            # The server outlives this block: it is stopped by stop(), by pid.
+            self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
+                                         env=dict(os.environ, DBCS_API_KEYS=self.key))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("dbcs-server did not start; see %s" % os.path.join(self.dir, "server.log"))
+                time.sleep(0.05)
+
+    def requests(self):
+        if not os.path.exists(self.request_log):
+            return []
+        with open(self.request_log, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def server_command():
+    found = shutil.which("dbcs-server") or os.path.join(os.path.dirname(sys.executable), "dbcs-server")
+    if not os.access(found, os.X_OK):
+        raise SystemExit("dbcs-server not found: run `make venv` (it installs the local server) or put .venv/bin on PATH")
+    return found
+
+
+def declared_connections(count):
+    """N connections, even ones PostgreSQL and odd ones MariaDB, from the throwaway databases' env."""
+    env = os.environ
+    pg = dict(host=env.get("DBCS_PG_HOST", "127.0.0.1"), port=int(env.get("DBCS_PG_PORT", "5432")),
+              username=env.get("DBCS_PG_USER", "postgres"), password=env.get("DBCS_PG_PASSWORD", "bench-pg-password"),
+              database=env.get("DBCS_PG_DATABASE", "postgres"))
+    my = dict(host=env.get("DBCS_MY_HOST", "127.0.0.1"), port=int(env.get("DBCS_MY_PORT", "3306")),
+              username=env.get("DBCS_MY_USER", "dbcs"), password=env.get("DBCS_MY_PASSWORD", "bench-my-password"),
+              database="")
+    return [dict(pg if i % 2 == 0 else my, name="bench-%04d" % i, type="postgresql" if i % 2 == 0 else "mysql")
+            for i in range(count)]
+
+
+def run_playbook(workdir, scenario, size, server, connections):
+    """Run one scenario's playbook; return wall seconds, exit code and peak RSS (KiB) of ansible-playbook."""
+    base = os.path.join(workdir, "%s-%d" % (scenario, size))
+    playbook = base + ".yml"
+    variables = base + ".vars.json"
+    rss_file = base + ".rss"
+    with open(playbook, "w", encoding="utf-8") as handle:
+        handle.write(PLAYBOOKS[scenario])
+    with open(variables, "w", encoding="utf-8") as handle:
+        json.dump(dict(api_url=server.url, api_key=server.key, connections=connections), handle)
+    os.chmod(variables, 0o600)
+    command = ["ansible-playbook", "-i", "localhost,", "-c", "local",
+               "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "@%s" % variables, playbook]
+    if os.access("/usr/bin/time", os.X_OK):
+        command = ["/usr/bin/time", "-v", "-o", rss_file] + command
+    else:
+        command = [sys.executable, "-c", RUSAGE_WRAPPER, rss_file] + command
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".venv", "collections"))
+    with open(base + ".log", "wb") as out:
+        started = time.monotonic()
+        rc = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+        wall = time.monotonic() - started
+    rss = None
+    if os.path.exists(rss_file):
+        with open(rss_file, encoding="utf-8") as handle:
+            match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", handle.read())
+            rss = int(match.group(1)) if match else None
+    return wall, rc, rss, base + ".log"
+
+
+def measure(workdir, scenario, size, server, connections):
+    """Run a scenario and check, from the request log, that it did what it should."""
+    before = len(server.requests())
+    wall, rc, rss, log = run_playbook(workdir, scenario, size, server, connections)
+    logged = server.requests()[before:]
+    writes = [r for r in logged if r["method"] in ("POST", "PUT", "DELETE")]
+    created = [r for r in writes if r["method"] == "POST" and r["path"].endswith("/connections") and r["status"] in (200, 201)]
+    row = dict(size=size, scenario=scenario, wall=wall, requests=len(logged), writes=len(writes), rss=rss, rc=rc,
+               server_ms=sum(r.get("duration_ms", 0) for r in logged), note="")
+    expected_ok = len(writes) == 0 if scenario == "D" else (len(created) == size and len(writes) == size)
+    if rc != 0 or not expected_ok:
+        row["note"] = "FAILED: exit %d, %d writes (%d creates) logged; see %s" % (rc, len(writes), len(created), log)
+    return row
+
+
+def estimate(rows, scenario, size):
+    """Seconds a scenario would take at `size`, and what the guess rests on: scaled linearly from the
+    largest smaller size measured, else the issue's figure of about 0.4 s of Ansible overhead per item."""
+    smaller = [r for r in rows if r["scenario"] == scenario and r["size"] < size and r.get("wall") is not None]
+    if not smaller:
+        return SECONDS_PER_LOOP_ITEM * size, "%.1f s per item" % SECONDS_PER_LOOP_ITEM
+    ref = max(smaller, key=lambda r: r["size"])
+    return ref["wall"] * size / ref["size"], "N=%d" % ref["size"]
+
+
+def run(sizes, scenarios, max_seconds, workdir):
+    rows = []
+    for size in sizes:
+        connections = declared_connections(size)
+        for scenario in [s for s in ("A", "B", "C") if s in scenarios or (s == "A" and "D" in scenarios)]:
+            guess, basis = estimate(rows, scenario, size)
+            if scenario in ("B", "C") and guess > max_seconds:
+                rows.append(dict(size=size, scenario=scenario, wall=None, note="skipped: about %.0f s estimated from %s (limit %d s)" % (
+                    guess, basis, max_seconds)))
+                report(rows[-1])
+                continue
+            server = Server(workdir, "%s-%d" % (scenario, size))
+            try:
+                rows.append(measure(workdir, scenario, size, server, connections))
+                report(rows[-1])
+                if scenario == "A" and "D" in scenarios:
+                    rows.append(measure(workdir, "D", size, server, connections))
+                    report(rows[-1])
+            finally:
+                server.stop()
+    return rows
+
+
+def report(row):
+    if row.get("wall") is None:
+        print("N=%-5d %s  %s" % (row["size"], row["scenario"], row["note"]), flush=True)
+    else:
+        print("N=%-5d %s  %7.2f s  %5d requests  %s" % (row["size"], row["scenario"], row["wall"], row["requests"], row["note"]), flush=True)
+
+
+def ratio(rows, size, top, bottom):
+    by = dict((r["scenario"], r) for r in rows if r["size"] == size)
+    if by.get(top, {}).get("wall") is None or by.get(bottom, {}).get("wall") is None:
+        return None
+    return by[top]["wall"] / by[bottom]["wall"]
+
+
+def table(rows, sizes):
+    lines = ["| N | run | wall s | requests | server ms | peak RSS MiB | note |",
+             "|---:|---|---:|---:|---:|---:|---|"]
+    for row in rows:
+        label = "%s %s" % (row["scenario"], SCENARIOS[row["scenario"]])
+        if row.get("wall") is None:
+            lines.append("| %d | %s | - | - | - | - | %s |" % (row["size"], label, row["note"]))
+            continue
+        rss = "%.0f" % (row["rss"] / 1024.0) if row.get("rss") else "?"
+        lines.append("| %d | %s | %.2f | %d | %.0f | %s | %s |" % (
+            row["size"], label, row["wall"], row["requests"], row["server_ms"], rss, row["note"]))
+    lines.append("")
+    for size in sizes:
+        parts = []
+        for top in ("C", "B"):
+            value = ratio(rows, size, top, "A")
+            parts.append("%s/A = %s" % (top, "%.1f" % value if value is not None else "n/a (%s skipped)" % top))
+        lines.append("- N = %d: %s" % (size, ", ".join(parts)))
+    return "\n".join(lines)
+
+
+def targets(rows):
+    """The issue's targets next to the measured figures."""
+    def find(size, scenario):
+        for row in rows:
+            if row["size"] == size and row["scenario"] == scenario and row.get("wall") is not None:
+                return row
+        return None
+
+    def verdict(value, good):
+        return "n/a (not measured)" if value is None else ("met" if good else "**missed**")
+
+    lines = ["| target | measured | |", "|---|---|---|"]
+    for top in ("C", "B"):
+        value = ratio(rows, 100, top, "A")
+        lines.append("| N = 100: %s/A >= %d | %s | %s |" % (top, TARGET_RATIO, "%.1f" % value if value is not None else "-",
+                                                            verdict(value, value is not None and value >= TARGET_RATIO)))
+    for size in sorted(set(r["size"] for r in rows)):
+        noop = find(size, "D")
+        if noop:
+            lines.append("| N = %d: no-op re-run at most %d requests | %d | %s |" % (
+                size, TARGET_NOOP_REQUESTS, noop["requests"], verdict(1, noop["requests"] <= TARGET_NOOP_REQUESTS)))
+    big_a, big_d = find(1000, "A"), find(1000, "D")
+    lines.append("| N = 1000: from empty (A) under %d s | %s | %s |" % (
+        TARGET_A_1000_SECONDS, "%.2f s" % big_a["wall"] if big_a else "-",
+        verdict(big_a and 1, big_a is not None and big_a["wall"] < TARGET_A_1000_SECONDS)))
+    lines.append("| N = 1000: no-op (D) under %d s | %s | %s |" % (
+        TARGET_NOOP_SECONDS, "%.2f s" % big_d["wall"] if big_d else "-",
+        verdict(big_d and 1, big_d is not None and big_d["wall"] < TARGET_NOOP_SECONDS)))
+    return "\n".join(lines)
+
+
+def machine(load_at_start):
+    """CPU model, cores, RAM, kernel, Python, ansible-core and server versions, and the load around the run."""
+    cpu = "unknown CPU"
+    memory = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            match = re.search(r"^model name\s*:\s*(.+)$", handle.read(), re.MULTILINE)
+            cpu = match.group(1).strip() if match else cpu
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            match = re.search(r"^MemTotal:\s*(\d+) kB", handle.read(), re.MULTILINE)
+            memory = int(match.group(1)) / 1024.0 / 1024.0 if match else None
+    except OSError:
+        pass
+    ansible = subprocess.run(["ansible-playbook", "--version"], capture_output=True, text=True, check=False).stdout
+    match = re.search(r"core ([0-9][^\]]*)\]", ansible)
+    server = subprocess.run([server_command(), "--version"], capture_output=True, text=True, check=False)
+    return [
+        "- CPU: %s, %d cores available (%d online)" % (cpu, len(os.sched_getaffinity(0)), os.cpu_count() or 0),
+        "- RAM: %s" % ("%.1f GiB" % memory if memory else "unknown"),
+        "- OS: %s %s" % (platform.system(), platform.release()),
+        "- Python %s (%s), ansible-core %s, %s" % (platform.python_version(), sys.executable, match.group(1) if match else "?",
+                                                   (server.stdout or server.stderr).strip() or "dbcs-server"),
+        "- load average (1, 5, 15 min) at the start: %s; at the end: %s (other work on the machine shares these cores)" % (
+            ", ".join("%.2f" % v for v in load_at_start), ", ".join("%.2f" % v for v in os.getloadavg())),
+        "- peak RSS: %s" % ("GNU time -v (largest single process of the ansible-playbook tree)" if os.access("/usr/bin/time", os.X_OK)
+                            else "getrusage(RUSAGE_CHILDREN) of a wrapper around ansible-playbook"),
+    ]
+
+
+def write_doc(path, rows, sizes, load_at_start):
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    block = "\n".join([
+        DOC_BEGIN,
+        "Measured %s by `make bench` (`python tests/bench/bench.py --sizes %s`), all runs in one go on this machine:" % (
+            stamp, ",".join(str(s) for s in sizes)),
+        "",
+    ] + machine(load_at_start) + [
+        "",
+        "### Results",
+        "",
+        table(rows, sizes),
+        "",
+        "### The issue's targets",
+        "",
+        targets(rows),
+        DOC_END,
+    ])
+    text = ""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    if DOC_BEGIN in text and DOC_END in text:
+        head, rest = text.split(DOC_BEGIN, 1)
+        text = head + block + rest.split(DOC_END, 1)[1]
+    else:
+        text = text or "# Performance: converging many connections\n\n"
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
+                        help="comma-separated numbers of connections (default: %(default)s; e.g. 20 for a smoke run)")
+    parser.add_argument("--runs", default="A,B,C,D", help="which of A, B, C, D to run (default: %(default)s; D runs A first)")
+    parser.add_argument("--max-seconds", type=int, default=180,
+                        help="skip B and C at a size where a smaller size predicts more than this (default: %(default)s)")
+    parser.add_argument("--doc", default=None,
+                        help="write the table into this file (default: docs/performance.md after a run with the default sizes and runs)")
+    parser.add_argument("--no-doc", action="store_true", help="do not write any file")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (playbooks, logs, request logs)")
+    args = parser.parse_args(argv)
+    try:
+        sizes = sorted(set(int(s) for s in args.sizes.split(",") if s.strip()))
+    except ValueError:
+        parser.error("--sizes must be comma-separated whole numbers, got %r" % args.sizes)
+    if not sizes or min(sizes) < 1:
+        parser.error("--sizes must name at least one size of 1 or more")
+    scenarios = set(s.strip().upper() for s in args.runs.split(",") if s.strip())
+    if not scenarios or scenarios - set(SCENARIOS):
+        parser.error("--runs takes letters among A, B, C, D, got %r" % args.runs)
+    full_run = tuple(sizes) == DEFAULT_SIZES and scenarios == set(SCENARIOS)
+    doc = None if args.no_doc else (args.doc or (os.path.join(ROOT, "docs", "performance.md") if full_run else None))
+
+    load_at_start = os.getloadavg()
+    workdir = tempfile.mkdtemp(prefix="dbcs-bench-")
+    try:
+        print("bench: N = %s; playbooks, logs and request logs in %s" % (", ".join(str(s) for s in sizes), workdir), flush=True)
+        rows = run(sizes, scenarios, args.max_seconds, workdir)
+        print()
+        print(table(rows, sizes))
+        print()
+        print(targets(rows))
+        if doc:
+            write_doc(doc, rows, sizes, load_at_start)
+            print("\nwritten into %s" % os.path.relpath(doc, ROOT))
+    finally:
+        if args.keep:
+            print("kept %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if any(r["note"].startswith("FAILED") for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

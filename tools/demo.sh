@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The README's main job (`make demo`): on this machine, start throwaway PostgreSQL and MariaDB and
+# the local Connection API server (127.0.0.1:8020, or a free port when 8020 is taken), apply
+# playbooks/examples/connections.yml with playbooks/apply.yml (plan, apply, re-apply unchanged),
+# export the server with playbooks/export.yml, show the exported file, and stop everything it
+# started, by pid, also on failure or Ctrl-C.
+#
+#   tools/demo.sh [ANSIBLE-PLAYBOOK OPTIONS...]   e.g. -vvv: passed on, and every run's full output shown
+#
+# Needs root (the databases run as their own system users) and .venv (make venv).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv=${DBCS_VENV:-$root/.venv}
+services=$root/tools/services.sh
+ansible_args=("$@")
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo: run as root: the throwaway databases run as the postgres and mysql users" >&2
+  exit 1
+fi
+if [ ! -x "$venv/bin/ansible-playbook" ]; then
+  echo "demo: $venv is missing; run \`make venv\` (or \`make demo\`, which creates it)" >&2
+  exit 1
+fi
+export PATH=$venv/bin:$PATH
+export ANSIBLE_COLLECTIONS_PATH=$venv/collections
+export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=false
+
+state=$(mktemp -d "${TMPDIR:-/tmp}/dbcs-demo.XXXXXX")
+chmod 755 "$state"
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  echo
+  echo "==> Stopping what the demo started (by pid)"
+  "$services" stop "$state/servers" || true
+  "$services" stop "$state/db" || true
+  rm -rf "$state"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '\n==> %s\n' "$*"; }
+indent() { sed 's/^/    /'; }
+
+# Runs ansible-playbook; prints the role's report, its diff lines, the export's messages and the
+# recap (everything with extra options); on failure, the end of the full output.
+run() {
+  local log=$state/run.log
+  if ansible-playbook "${ansible_args[@]}" "$@" >"$log" 2>&1; then
+    if [ "${#ansible_args[@]}" -gt 0 ]; then
+      cat "$log"
+    else
+      sed -n -E \
+        -e 's/^ *"msg": "(.*)"$/\1/p' \
+        -e 's/^ *"([-+~] .*)",?$/\1/p' \
+        -e 's/^ *"(Wrote .*|Define .*|Then: .*)",?$/\1/p' \
+        -e 's/^(localhost +: .*[^ ]) *$/\1/p' "$log" | indent
+    fi
+  else
+    echo "    ansible-playbook failed; the end of its output:" >&2
+    tail -n 40 "$log" | indent >&2
+    return 1
+  fi
+}
+
+echo "DBConvert Streams collection demo: declared connections applied to a local Connection API server"
+
+say "Starting throwaway PostgreSQL and MariaDB on 127.0.0.1"
+"$services" start-db "$state/db"
+# shellcheck disable=SC1091
+. "$state/db/env.sh"
+echo "    PostgreSQL 127.0.0.1:$DBCS_PG_PORT, MariaDB 127.0.0.1:$DBCS_MY_PORT"
+
+port=8020
+if ! python -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null; then
+  port=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  say "Starting the local Connection API server on 127.0.0.1:$port (8020 is in use by another program)"
+else
+  say "Starting the local Connection API server on 127.0.0.1:$port"
+fi
+DBCS_SERVER_PORT=$port "$services" start-server "$state/servers" demo
+# shellcheck disable=SC1091
+. "$state/servers/demo.env"  # exports DBCS_API_URL and DBCS_API_KEY, which the modules read
+# The port check and the start are not atomic: make sure the server answering is ours.
+python - <<'EOF'
+import os, sys, urllib.request
+request = urllib.request.Request(os.environ["DBCS_API_URL"] + "/user", headers={"X-API-Key": os.environ["DBCS_API_KEY"]})
+try:
+    urllib.request.urlopen(request, timeout=5).read()
+except Exception as exc:
+    sys.exit("demo: the server on %s did not accept the demo's key (%s): another program may have taken the port"
+             % (os.environ["DBCS_API_URL"], exc))
+EOF
+echo "    DBCS_API_URL=$DBCS_API_URL (DBCS_API_KEY: a random key, not shown)"
+
+say "The example: playbooks/examples/connections.yml"
+"$root/tools/example-setup.sh" "$state/db" "$state/example"
+cd "$state/example"
+echo "    MySQL source 'shop', PostgreSQL target 'warehouse' with schemas sales and staging, 'legacy-crm' to delete;"
+echo "    its hosts and ports pointed at the throwaway databases, its passwords in vault_dbcs_passwords (vault.yml)"
+
+say "1. Plan: ansible-playbook playbooks/apply.yml -e @connections.yml -e @vault.yml --check --diff"
+run "$root/playbooks/apply.yml" -e @connections.yml -e @vault.yml --check --diff
+
+say "2. Apply: ansible-playbook playbooks/apply.yml -e @connections.yml -e @vault.yml"
+run "$root/playbooks/apply.yml" -e @connections.yml -e @vault.yml
+
+say "3. Apply again: nothing to change, no write sent"
+run "$root/playbooks/apply.yml" -e @connections.yml -e @vault.yml
+
+say "4. Export the server: ansible-playbook playbooks/export.yml -e dbcs_export_file=exported.yml"
+run "$root/playbooks/export.yml" -e dbcs_export_file="$state/example/exported.yml"
+echo
+echo "    exported.yml (no secrets: passwords are vault placeholders):"
+indent <"$state/example/exported.yml" | sed 's/^/  /'
+
+cat <<'EOF'
+
+==> The same playbooks against a real DBConvert Streams server
+    export DBCS_API_URL=https://streams.example.com/api/v1
+    export DBCS_API_KEY=...            # or -e dbcs_api_url=... -e dbcs_api_key=... from a vault file
+    cp playbooks/examples/vault.example.yml vault.yml && ansible-vault encrypt vault.yml
+    ansible-playbook dbconvert.streams.apply -e @connections.yml -e @vault.yml --ask-vault-pass --check --diff
+    (then without --check to apply; dbconvert.streams.drift in CI; dbconvert.streams.export to adopt a server)
+EOF

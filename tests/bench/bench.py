@@ -361,13 +361,19 @@ def machine(load_at_start):
         "- CPU: %s, %d cores available (%d online)" % (cpu, len(os.sched_getaffinity(0)), os.cpu_count() or 0),
         "- RAM: %s" % ("%.1f GiB" % memory if memory else "unknown"),
         "- OS: %s %s" % (platform.system(), platform.release()),
-        "- Python %s (%s), ansible-core %s, %s" % (platform.python_version(), sys.executable, match.group(1) if match else "?",
+        "- Python %s (%s), ansible-core %s, %s" % (platform.python_version(), shown_path(sys.executable), match.group(1) if match else "?",
                                                    (server.stdout or server.stderr).strip() or "dbcs-server"),
         "- load average (1, 5, 15 min) at the start: %s; at the end: %s (other work on the machine shares these cores)" % (
             ", ".join("%.2f" % v for v in load_at_start), ", ".join("%.2f" % v for v in os.getloadavg())),
         "- peak RSS: %s" % ("GNU time -v (largest single process of the ansible-playbook tree)" if os.access("/usr/bin/time", os.X_OK)
                             else "getrusage(RUSAGE_CHILDREN) of a wrapper around ansible-playbook"),
     ]
+
+
+def shown_path(path):
+    """A path as the doc shows it: relative to the repository when inside it."""
+    relative = os.path.relpath(path, ROOT)
+    return path if relative.startswith("..") else relative
 
 
 def write_doc(path, rows, sizes, load_at_start):

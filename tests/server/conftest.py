@@ -1,42 +1,15 @@
-"""Fixtures for the server tests: real databases, real dbcs-server processes, HTTP clients.
+"""Fixtures for the server tests: real dbcs-server processes and HTTP clients.
 
-Databases come from the environment when DBCS_PG_PORT and DBCS_MY_PORT are set (after
-`. DIR/env.sh` of `tools/services.sh start-db DIR`); otherwise this session starts its own
-with tools/services.sh and stops them at the end.
+The databases fixture and the helpers are shared with the reliability suite (tests/conftest.py,
+tests/support/server_helpers.py).
 """
 
-import os
 import secrets
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from server_helpers import REPO_ROOT, Api, Databases, ServerProcess, blackhole_port, silent_server
-
-SERVICES = REPO_ROOT / "tools" / "services.sh"
-
-
-@pytest.fixture(scope="session")
-def databases() -> Iterator[Databases]:
-    if os.environ.get("DBCS_PG_PORT") and os.environ.get("DBCS_MY_PORT"):
-        yield Databases.from_env(os.environ)
-        return
-    # Not under pytest's tmp dir: its parents are 0700 and postgres must traverse them.
-    state = Path(tempfile.mkdtemp(prefix="dbcs-test-db-"))
-    try:
-        subprocess.run(["bash", str(SERVICES), "start-db", str(state)], check=True, timeout=300)
-        env = {}
-        for line in (state / "env.sh").read_text().splitlines():
-            name, _sep, value = line.removeprefix("export ").partition("=")
-            env[name] = value.strip("'")
-        yield Databases.from_env(env)
-    finally:
-        subprocess.run(["bash", str(SERVICES), "stop", str(state)], check=False, timeout=120)
-        shutil.rmtree(state, ignore_errors=True)
+from server_helpers import Api, Databases, ServerProcess, blackhole_port, silent_server
 
 
 @pytest.fixture(scope="session")

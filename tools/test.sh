@@ -88,7 +88,7 @@ step_molecule() {
 
 step_reliability() {
   need_db || return 1
-  (cd "$root" && pytest -q -p no:cacheprovider tests/reliability)
+  (cd "$root" && DBCS_RELIABILITY_REPORT=$root/docs/reliability.md pytest -q -p no:cacheprovider tests/reliability)
 }
 
 step_build() {

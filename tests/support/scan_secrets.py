@@ -2,8 +2,8 @@
 
     scan_secrets.py [--config FILE.yml]... [--secret VALUE]... FILE...
 
-Secrets are the values under keys named like *password*, *api_key*, *secret* or *client_key* in the
-given YAML files, the --secret values, and the DBCS_*PASSWORD / DBCS_API_KEY environment variables.
+Secrets are the values under keys named like *password*, *api_key*, *secret* or *client_key* (at any
+depth below such a key) in the given YAML files, the --secret values, and the DBCS_*PASSWORD / DBCS_API_KEY environment variables.
 Prints one line per file and exits 1 when any secret is found (the line says which file, not the secret).
 """
 import argparse
@@ -15,14 +15,15 @@ import yaml
 SECRET_KEYS = ("password", "api_key", "secret", "client_key")
 
 
-def secrets_in(value, key=""):
+def secrets_in(value, secret=False):
+    """Strings under a secret-like key, at any depth (vault_passwords: {shop: x} holds a secret too)."""
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from secrets_in(v, str(k))
+            yield from secrets_in(v, secret or any(word in str(k).lower() for word in SECRET_KEYS))
     elif isinstance(value, list):
         for v in value:
-            yield from secrets_in(v, key)
-    elif isinstance(value, str) and any(word in key.lower() for word in SECRET_KEYS) and len(value) >= 6:
+            yield from secrets_in(v, secret)
+    elif isinstance(value, str) and secret and len(value) >= 6:
         yield value
 
 

@@ -6,13 +6,18 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=$root/.venv
 stamp=$venv/.installed
 
+is_py312() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1; }
+
 find_python() {
-  if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return; fi
-  if command -v python3.12 >/dev/null 2>&1; then command -v python3.12; return; fi
+  local candidate v
+  for candidate in "${PYTHON:-}" "$(command -v python3.12 || true)"; do
+    # A pyenv shim exists even when its version is not selected: only a Python that runs counts.
+    if [ -n "$candidate" ] && is_py312 "$candidate"; then echo "$candidate"; return; fi
+  done
   if command -v pyenv >/dev/null 2>&1; then
-    local v
     v=$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$' | sort -V | tail -n 1 || true)
-    if [ -n "$v" ]; then PYENV_VERSION=$v pyenv which python3; return; fi
+    candidate=${v:+$(PYENV_VERSION=$v pyenv which python3 2>/dev/null)}
+    if [ -n "$candidate" ] && is_py312 "$candidate"; then echo "$candidate"; return; fi
   fi
   echo "venv: Python 3.12 is needed (ansible-core 2.21 requires it); set PYTHON=/path/to/python3.12" >&2
   exit 1

@@ -13,9 +13,11 @@ connection model (that is module_utils/connection.py).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import traceback
+from html import unescape as html_unescape
 
 try:
     import requests
@@ -33,6 +35,7 @@ REPEATABLE_METHODS = frozenset(("GET", "PUT", "DELETE"))
 RETRY_STATUSES = frozenset((502, 503, 504))
 # For reads that make the server log in to the database, a 503 is the database's answer, not a fault.
 DATABASE_READ_RETRY_STATUSES = frozenset((502, 504))
+SESSION_PATH = "/user/configs"
 # Statuses after which a create may or may not have happened on the server.
 UNKNOWN_OUTCOME_STATUSES = frozenset((500, 502, 503, 504))
 
@@ -68,7 +71,11 @@ class DbcsCheckModeWrite(RuntimeError):
 
 
 def _error_text(response):
-    """The server's error text: {"error": ...} per the API, else FastAPI's detail, else the raw text."""
+    """The server's error text: {"error": ...} per the API, else FastAPI's detail, else the raw text.
+
+    An HTML page (a gateway's error page, a web server that is not the API) is reduced to its title:
+    the markup would bury the one line that matters.
+    """
     try:
         body = response.json()
     except ValueError:
@@ -79,9 +86,20 @@ def _error_text(response):
                 value = body[key]
                 return value if isinstance(value, str) else str(value)
     text = (response.text or "").strip()
+    if _is_html(response, text):
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        summary = " ".join(html_unescape(title.group(1)).split()) if title else ""
+        summary = re.sub(r"^%d\s*" % response.status_code, "", summary) or response.reason or "no title"
+        return "%s (an HTML page, not an answer of the Connection API)" % summary
     if not text:
         return response.reason or ""
+    text = " ".join(text.split())
     return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _is_html(response, text):
+    kind = response.headers.get("Content-Type", "").lower()
+    return "html" in kind or text[:100].lstrip().lower().startswith(("<!doctype html", "<html"))
 
 
 class DbcsClient(object):
@@ -112,7 +130,7 @@ class DbcsClient(object):
         """GET /user/configs, once per client: the server loads the key owner's connections on it."""
         with self._session_lock:
             if not self._session_started:
-                self._request("GET", "/user/configs", "start an API session (GET /user/configs)")
+                self._request("GET", SESSION_PATH, "start an API session (GET /user/configs)")
                 self._session_started = True
 
     def call(self, method, path, action, json=None, data=None, params=None, expect=(200, 201, 204),
@@ -155,12 +173,12 @@ class DbcsClient(object):
                                   hint="Check api_url (or DBCS_API_URL) and that the server is running and reachable")
             status = response.status_code
             if status in expect:
-                return self._decode(response, action)
+                return self._decode(response, action, method, path)
             if status in retry_statuses and repeatable and attempt < self.retries:
                 attempt += 1
                 self._pause(attempt, response.headers.get("Retry-After"))
                 continue
-            raise self._failure(response, action, method)
+            raise self._failure(response, action, method, path)
 
     def _pause(self, attempt, retry_after=None):
         delay = min(self.backoff * (2 ** (attempt - 1)), 8.0)
@@ -168,23 +186,28 @@ class DbcsClient(object):
             delay = min(max(delay, float(retry_after)), 30.0)
         time.sleep(delay)
 
-    def _decode(self, response, action):
+    def _decode(self, response, action, method, path):
         if response.status_code == 204 or not response.content:
             return None
         try:
             return response.json()
         except ValueError:
+            if response.status_code >= 300:
+                # An error status that is an answer when the API sends it (a failed ping's 503) comes
+                # from something else when its body is not JSON: a gateway's page is a failure.
+                raise self._failure(response, action, method, path)
             kind = response.headers.get("Content-Type", "no content type")
             raise DbcsApiError(action, response.status_code,
                                "the answer from %s is %s, not JSON" % (self.api_url, kind.split(";")[0]),
                                hint="Check that api_url is the Connection API base URL, e.g. http://HOST:8020/api/v1")
 
-    def _failure(self, response, action, method):
+    def _failure(self, response, action, method, path):
         status = response.status_code
         hint = ""
         if status == 401:
             hint = "The API key was rejected: set the api_key option or the DBCS_API_KEY environment variable to a valid key"
-        elif status in (404, 405) and "json" not in response.headers.get("Content-Type", ""):
+        elif status in (404, 405) and (path == SESSION_PATH or "json" not in response.headers.get("Content-Type", "")):
+            # Every Connection API answers the session start: a 404 there means api_url points elsewhere.
             hint = "Check that api_url is the Connection API base URL, e.g. http://HOST:8020/api/v1"
         error_class = DbcsOutcomeUnknown if (method == "POST" and status in UNKNOWN_OUTCOME_STATUSES) else DbcsApiError
         return error_class(action, status, _error_text(response), hint)

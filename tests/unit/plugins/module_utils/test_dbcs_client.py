@@ -239,3 +239,50 @@ def test_a_database_read_that_the_database_refuses_is_not_retried(server, reader
 def test_a_database_read_is_still_retried_after_a_gateway_error(server):
     server.on("GET", "/connections/%s/databases" % CONN_ID, (502, {"error": "bad gateway"}), (200, [{"name": "appdb"}]))
     assert client_for(server).list_databases(CONN_ID) == [{"name": "appdb"}]
+
+
+GATEWAY_PAGE = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+                "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+
+def test_a_gateway_html_page_becomes_its_title(server):
+    server.on("GET", "/connections", (502, GATEWAY_PAGE, "text/html"))
+    with pytest.raises(DbcsApiError) as caught:
+        client_for(server, retries=1).list_connections()
+    assert caught.value.message == ("Could not list connections: HTTP 502: Bad Gateway "
+                                    "(an HTML page, not an answer of the Connection API)")
+
+
+def test_an_html_page_without_a_title_gives_the_reason(server):
+    server.on("POST", "/connections", (500, "<!DOCTYPE html><html><body><p>oops</p></body></html>", "text/html"))
+    server.on("GET", "/connections", (200, [{"id": CONN_ID, "name": "other"}]))
+    with pytest.raises(DbcsApiError) as caught:
+        client_for(server, retries=0).create_connection({"name": "pg"})
+    assert caught.value.message == ("Could not create connection 'pg': HTTP 500: Internal Server Error "
+                                    "(an HTML page, not an answer of the Connection API)")
+
+
+def test_a_plain_text_error_is_one_line(server):
+    server.on("GET", "/connections", (400, "bad\r\n  request\nbody", "text/plain"))
+    with pytest.raises(DbcsApiError, match=r"HTTP 400: bad request body$"):
+        client_for(server).list_connections()
+
+
+def test_a_gateway_503_on_a_ping_is_a_failure_not_a_test_result(server):
+    # The API's failed test is a JSON 503; a gateway's HTML 503 says nothing about the database.
+    page = GATEWAY_PAGE.replace("502 Bad Gateway", "503 Service Unavailable")
+    server.on("POST", "/connections/%s/ping" % CONN_ID, (503, page, "text/html"))
+    with pytest.raises(DbcsApiError) as caught:
+        client_for(server).ping_connection(CONN_ID, "pg")
+    assert caught.value.status == 503
+    assert caught.value.message == ("Could not test connection 'pg' (%s): HTTP 503: Service Unavailable "
+                                    "(an HTML page, not an answer of the Connection API)" % CONN_ID)
+
+
+def test_a_404_on_the_session_start_points_at_api_url_even_in_json(server):
+    # The local server without /api/v1 in api_url answers every path with a JSON 404.
+    server.on("GET", "/user/configs", (404, {"error": "not found"}))
+    with pytest.raises(DbcsApiError) as caught:
+        client_for(server).list_connections()
+    assert caught.value.message == ("Could not start an API session (GET /user/configs): HTTP 404: not found. "
+                                    "Check that api_url is the Connection API base URL, e.g. http://HOST:8020/api/v1")

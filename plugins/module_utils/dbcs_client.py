@@ -169,8 +169,15 @@ class DbcsClient(object):
                     self._pause(attempt)
                     continue
                 error_class = DbcsApiError if not_sent else DbcsOutcomeUnknown
-                raise error_class(action, error="no answer from %s: %s" % (self.api_url, _reason(exc)),
-                                  hint="Check api_url (or DBCS_API_URL) and that the server is running and reachable")
+                hint = "Check api_url (or DBCS_API_URL) and that the server is running and reachable"
+                if isinstance(exc, requests.exceptions.ConnectTimeout):
+                    error = "no connection to %s within %s s" % (self.api_url, self.timeout)
+                elif isinstance(exc, requests.exceptions.ReadTimeout):
+                    error = "no answer from %s within %s s" % (self.api_url, self.timeout)
+                    hint = "Raise the timeout option if the server needs longer, and check that it is working"
+                else:
+                    error = "no answer from %s: %s" % (self.api_url, _reason(exc))
+                raise error_class(action, error=error, hint=hint)
             status = response.status_code
             if status in expect:
                 return self._decode(response, action, method, path)
@@ -302,20 +309,33 @@ def _id_of(answer, action):
 
 
 def _reason(exc):
-    """The innermost reason of a requests exception, e.g. 'Connection refused'."""
-    reason = exc
-    while True:
-        inner = getattr(reason, "reason", None) or (reason.args[0] if getattr(reason, "args", None) else None)
-        if inner is None or inner is reason or isinstance(inner, str):
-            break
-        reason = inner
-    text = str(reason)
-    # urllib3 prefixes the connection object's repr; keep what a person can act on.
-    for marker in ("Failed to establish a new connection: ", "Read timed out. ", "): "):
-        if marker in text:
-            text = text.split(marker, 1)[1]
-            break
-    return text
+    """Why a request got no answer, in words a person can act on, e.g. 'connection refused'.
+
+    requests wraps the socket's error in urllib3's, whose text carries object reprs and tuples; the
+    innermost OS error (refused, reset, name not known) is what matters.
+    """
+    found, last, todo, seen = None, exc, [exc], set()
+    while todo:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        last = current
+        if isinstance(current, OSError) and isinstance(current.strerror, str) and current.strerror:
+            found = current
+        inner = [getattr(current, "reason", None), current.__cause__, current.__context__]
+        inner += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+        todo.extend(item for item in inner if isinstance(item, BaseException))
+    if found is not None:
+        text = found.strerror
+    else:
+        text = str(last)
+        # urllib3 prefixes the connection object's repr; keep what a person can act on.
+        for marker in ("Failed to establish a new connection: ", "): "):
+            if marker in text:
+                text = text.split(marker, 1)[1]
+                break
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
 def _is_refused(exc):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -286,3 +287,62 @@ def test_a_404_on_the_session_start_points_at_api_url_even_in_json(server):
         client_for(server).list_connections()
     assert caught.value.message == ("Could not start an API session (GET /user/configs): HTTP 404: not found. "
                                     "Check that api_url is the Connection API base URL, e.g. http://HOST:8020/api/v1")
+
+
+class RawServer(object):
+    """Accepts connections on 127.0.0.1 and either resets each one or holds it without answering."""
+
+    def __init__(self, reset):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = "http://127.0.0.1:%d/api/v1" % self.sock.getsockname()[1]
+        self.held = []
+        self.accepted = 0
+        self.reset = reset
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.recv(65536)
+            if self.reset:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+            else:
+                self.held.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_reset_connection_is_named_in_plain_words():
+    raw = RawServer(reset=True)
+    try:
+        with pytest.raises(DbcsApiError) as caught:
+            DbcsClient(raw.url, "k", retries=1, backoff=0.001).list_connections()
+    finally:
+        raw.close()
+    assert caught.value.message == (
+        "Could not start an API session (GET /user/configs): no answer from %s: connection reset by peer. "
+        "Check api_url (or DBCS_API_URL) and that the server is running and reachable" % raw.url)
+    assert raw.accepted == 2
+
+
+def test_a_read_timeout_names_the_timeout_option():
+    raw = RawServer(reset=False)
+    try:
+        with pytest.raises(DbcsApiError) as caught:
+            DbcsClient(raw.url, "k", retries=0, timeout=0.2).list_connections()
+    finally:
+        raw.close()
+    assert caught.value.message == (
+        "Could not start an API session (GET /user/configs): no answer from %s within 0.2 s. "
+        "Raise the timeout option if the server needs longer, and check that it is working" % raw.url)

@@ -121,8 +121,13 @@ class DbcsClient(object):
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"X-API-Key": api_key, "Accept": "application/json"})
-        self.session.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
-        self.session.trust_env = True
+        # What to verify the server's certificate with: the ca_path bundle, else the default trust (which
+        # honours REQUESTS_CA_BUNDLE), or nothing. Passed with every request: requests lets
+        # REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE override a session's verify, so ca_path and
+        # validate_certs=false would otherwise be ignored wherever those variables are set.
+        self.verify = ca_path if (validate_certs and ca_path) else bool(validate_certs)
+        self.session.verify = self.verify
+        self.session.trust_env = True  # proxies from HTTPS_PROXY/NO_PROXY, as every HTTP client of Ansible
 
     # -- transport ---------------------------------------------------------------------------------
 
@@ -156,7 +161,7 @@ class DbcsClient(object):
         while True:
             try:
                 response = self.session.request(method, url, json=json, data=data, params=params,
-                                                timeout=self.timeout,
+                                                timeout=self.timeout, verify=self.verify,
                                                 headers={"Content-Type": "text/plain"} if data is not None else None)
             except requests.exceptions.SSLError as exc:
                 raise DbcsApiError(action, error="TLS verification of %s failed: %s" % (self.api_url, _reason(exc)),

@@ -17,6 +17,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_client import (
     DbcsApiError, DbcsCheckModeWrite, DbcsClient, DbcsOutcomeUnknown)
@@ -346,3 +347,31 @@ def test_a_read_timeout_names_the_timeout_option():
     assert caught.value.message == (
         "Could not start an API session (GET /user/configs): no answer from %s within 0.2 s. "
         "Raise the timeout option if the server needs longer, and check that it is working" % raw.url)
+
+
+@pytest.mark.parametrize("options, expected", [
+    (dict(validate_certs=False), False),
+    (dict(validate_certs=False, ca_path="/etc/dbcs/ca.pem"), False),
+    (dict(ca_path="/etc/dbcs/ca.pem"), "/etc/dbcs/ca.pem"),
+    (dict(), "/etc/ssl/bundle-from-env.pem"),  # the default trust honours REQUESTS_CA_BUNDLE
+])
+def test_certificate_verification_is_what_the_options_say_whatever_the_bundle_variables(monkeypatch, options, expected):
+    # requests lets these variables override a session's verify; the options must win over them.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle-from-env.pem")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/bundle-from-env.pem")
+    seen = []
+
+    class Recording(requests.adapters.HTTPAdapter):
+        """Records what the transport is asked to verify with, and answers {} (no TLS is spoken)."""
+
+        def send(self, request, **kwargs):  # pylint: disable=arguments-differ
+            seen.append(kwargs.get("verify"))
+            response = requests.Response()
+            response.status_code, response._content, response.request = 200, b"[]", request  # pylint: disable=protected-access
+            response.headers["Content-Type"] = "application/json"
+            return response
+
+    client = DbcsClient("https://127.0.0.1:8020/api/v1", "k", **options)
+    client.session.mount("https://", Recording())
+    client.list_connections()
+    assert seen == [expected, expected]

@@ -14,6 +14,7 @@ connection model (that is module_utils/connection.py).
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 import time
 import traceback
@@ -164,9 +165,8 @@ class DbcsClient(object):
                                                 timeout=self.timeout, verify=self.verify,
                                                 headers={"Content-Type": "text/plain"} if data is not None else None)
             except requests.exceptions.SSLError as exc:
-                raise DbcsApiError(action, error="TLS verification of %s failed: %s" % (self.api_url, _reason(exc)),
-                                   hint="Set ca_path to the CA that signed the server's certificate "
-                                        "(or validate_certs: false for a server you trust)")
+                error, hint = _tls_failure(exc, self.api_url)
+                raise DbcsApiError(action, error=error, hint=hint)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 not_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or _is_refused(exc)
                 if attempt < self.retries and (repeatable or not_sent):
@@ -319,18 +319,8 @@ def _reason(exc):
     requests wraps the socket's error in urllib3's, whose text carries object reprs and tuples; the
     innermost OS error (refused, reset, name not known) is what matters.
     """
-    found, last, todo, seen = None, exc, [exc], set()
-    while todo:
-        current = todo.pop(0)
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        last = current
-        if isinstance(current, OSError) and isinstance(current.strerror, str) and current.strerror:
-            found = current
-        inner = [getattr(current, "reason", None), current.__cause__, current.__context__]
-        inner += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
-        todo.extend(item for item in inner if isinstance(item, BaseException))
+    found = _innermost(exc, lambda e: isinstance(e, OSError) and isinstance(e.strerror, str) and e.strerror)
+    last = _innermost(exc, lambda e: True)
     if found is not None:
         text = found.strerror
     else:
@@ -341,6 +331,37 @@ def _reason(exc):
                 text = text.split(marker, 1)[1]
                 break
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+def _tls_failure(exc, api_url):
+    """(error, hint) for a TLS failure: an untrusted certificate, a server that does not speak TLS, or another
+    handshake failure. Each needs a different fix, so each says its own."""
+    inner = _innermost(exc, lambda e: isinstance(e, ssl.SSLError)) or exc
+    if isinstance(inner, ssl.SSLCertVerificationError):
+        return ("TLS verification of %s failed: certificate verify failed: %s" % (api_url, inner.verify_message or inner.reason),
+                "Set ca_path to the CA that signed the server's certificate (or validate_certs: false for a server you trust)")
+    reason = getattr(inner, "reason", None) or str(inner)
+    text = str(reason).replace("_", " ").lower()
+    if reason in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"):
+        return ("%s does not answer in TLS (%s)" % (api_url, text), "Check the scheme of api_url: http:// or https://")
+    return ("the TLS handshake with %s failed: %s" % (api_url, text),
+            "Check api_url and that the server's TLS settings accept this client")
+
+
+def _innermost(exc, test):
+    """The innermost exception that passes `test` among exc, its causes, contexts, reasons and arguments."""
+    found, todo, seen = None, [exc], set()
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if test(current):
+            found = current
+        inner = [getattr(current, "reason", None), current.__cause__, current.__context__]
+        inner += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+        todo.extend(item for item in inner if isinstance(item, BaseException))
+    return found
 
 
 def _is_refused(exc):

@@ -10,8 +10,12 @@ tests.
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
+import re
 import socket
+import ssl
 import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -375,3 +379,72 @@ def test_certificate_verification_is_what_the_options_say_whatever_the_bundle_va
     client.session.mount("https://", Recording())
     client.list_connections()
     assert seen == [expected, expected]
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An HTTPS server on 127.0.0.1 with a fresh self-signed certificate; answers every GET with []."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, u"127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(u"127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # pylint: disable=invalid-name
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"[]")
+
+    class Quiet(ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            pass  # the refused handshakes are the point of these tests
+
+    httpd = Quiet(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert_path), str(key_path))
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield "https://127.0.0.1:%d/api/v1" % httpd.server_address[1], str(cert_path)
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_an_untrusted_certificate_says_to_set_ca_path(tls_server):
+    url, _ca = tls_server
+    with pytest.raises(DbcsApiError) as caught:
+        DbcsClient(url, "k").list_connections()
+    assert re.match(r"^Could not start an API session \(GET /user/configs\): TLS verification of %s failed: certificate "
+                    r"verify failed: self[- ]signed certificate\. Set ca_path to the CA that signed the server's certificate "
+                    r"\(or validate_certs: false for a server you trust\)$" % re.escape(url), caught.value.message)
+
+
+@pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
+def test_the_ca_in_ca_path_is_trusted_and_validate_certs_false_trusts_anything(tls_server):
+    url, ca = tls_server
+    assert DbcsClient(url, "k", ca_path=ca).list_connections() == []
+    assert DbcsClient(url, "k", validate_certs=False).list_connections() == []
+
+
+def test_https_to_a_plain_http_server_says_to_check_the_scheme(server):
+    url = server.url.replace("http://", "https://")
+    with pytest.raises(DbcsApiError) as caught:
+        DbcsClient(url, "k").list_connections()
+    assert caught.value.message == ("Could not start an API session (GET /user/configs): %s does not answer in TLS "
+                                    "(wrong version number). Check the scheme of api_url: http:// or https://" % url)

@@ -75,7 +75,7 @@ step_integration() {
     DBCS_INTEGRATION_CONFIG=$state/integration_config.yml \
       "$root/tools/ansible-test.sh" integration --color no -vvvv >"$logs/integration-$flavour.log" 2>&1 || {
       rc=1; grep -E "^(FATAL|ERROR)|fatal:|FAILED!" "$logs/integration-$flavour.log" | head -40; tail -20 "$logs/integration-$flavour.log"; }
-    grep -E "^Running .* integration test role|PLAY RECAP" -A2 "$logs/integration-$flavour.log" | grep -E "Running|ok=" || true
+    grep -E "^Running .* integration test role|^testhost +: ok=" "$logs/integration-$flavour.log" | sed 's/^Running /  /; s/ integration test role$//' || true
     python "$root/tests/support/scan_secrets.py" --config "$state/integration_config.yml" \
       "$logs/integration-$flavour.log" "$state/servers/$flavour/requests.jsonl" "$state/servers/$flavour/server.log" || rc=1
   done

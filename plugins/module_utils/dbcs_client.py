@@ -250,8 +250,8 @@ class DbcsClient(object):
         while True:
             try:
                 return _id_of(self.call("POST", "/connections", action, json=body), action)
-            except DbcsOutcomeUnknown:
-                found = self._ids_named(body.get("name"))
+            except DbcsOutcomeUnknown as unknown:
+                found = self._read_back(body.get("name"), unknown)
                 if len(found) == 1:
                     return found[0]
                 if found or attempt >= self.retries:
@@ -264,6 +264,17 @@ class DbcsClient(object):
                 raise
             attempt += 1
             self._pause(attempt)
+
+    def _read_back(self, name, unknown):
+        """The ids of the connections named `name`, after a create whose outcome is unknown. When they cannot
+        be read either, the create's own error is raised, saying that its outcome is unknown."""
+        try:
+            return self._ids_named(name)
+        except DbcsApiError as exc:
+            failure = "HTTP %s: %s" % (exc.status, exc.error) if exc.status is not None else exc.error
+            unknown.hint = ("Whether it was created is unknown: reading the connections back failed too (%s). "
+                            "Run the task again: it finds the connection if it was created" % failure)
+            raise unknown
 
     def _ids_named(self, name):
         return [conn.get("id") for conn in self.list_connections() if conn.get("name") == name]

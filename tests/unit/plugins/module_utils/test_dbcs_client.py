@@ -448,3 +448,15 @@ def test_https_to_a_plain_http_server_says_to_check_the_scheme(server):
         DbcsClient(url, "k").list_connections()
     assert caught.value.message == ("Could not start an API session (GET /user/configs): %s does not answer in TLS "
                                     "(wrong version number). Check the scheme of api_url: http:// or https://" % url)
+
+
+def test_a_create_whose_read_back_fails_too_names_the_connection_and_says_its_fate_is_unknown(server):
+    server.on("POST", "/connections", (502, GATEWAY_PAGE, "text/html"))
+    server.on("GET", "/connections", (503, {"error": "unavailable"}))
+    with pytest.raises(DbcsOutcomeUnknown) as caught:
+        client_for(server, retries=1).create_connection({"name": "pg"})
+    assert caught.value.message == (
+        "Could not create connection 'pg': HTTP 502: Bad Gateway (an HTML page, not an answer of the Connection API). "
+        "Whether it was created is unknown: reading the connections back failed too (HTTP 503: unavailable). "
+        "Run the task again: it finds the connection if it was created")
+    assert server.calls("POST") == [("POST", "/api/v1/connections")]  # never re-sent without a read-back

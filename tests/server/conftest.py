@@ -4,7 +4,6 @@ The databases fixture and the helpers are shared with the reliability suite (tes
 tests/support/server_helpers.py).
 """
 
-import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -15,10 +14,8 @@ from server_helpers import Api, Databases, ServerProcess, blackhole_port, silent
 @pytest.fixture(scope="session")
 def scratch(databases: Databases) -> Iterator[str]:
     """A database of this name exists in both PostgreSQL and MariaDB for the session."""
-    name = "dbcs_test_" + secrets.token_hex(4)
-    databases.create_database(name)
-    yield name
-    databases.drop_database(name)
+    with databases.scratch_database() as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

@@ -250,6 +250,16 @@ class Databases:
         with self.mysql() as conn, conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
+    @contextmanager
+    def scratch_database(self):
+        """A database of a fresh name in both PostgreSQL and MariaDB, dropped afterwards."""
+        name = "dbcs_test_" + secrets.token_hex(4)
+        self.create_database(name)
+        try:
+            yield name
+        finally:
+            self.drop_database(name)
+
     def pg_schemas(self, database: str) -> set[str]:
         with self.pg(database) as conn:
             return {row[0] for row in conn.execute("SELECT nspname FROM pg_namespace")}

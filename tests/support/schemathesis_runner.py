@@ -1,0 +1,209 @@
+"""Fuzz a live dbcs-server against its own OpenAPI document with schemathesis.
+
+Shared by tests/server/test_schemathesis.py (a bounded run, every test run) and
+tests/reliability/test_server_fuzz.py (the large run behind the reliability report).
+fuzz_the_server() makes two schemathesis runs, each with every check (`--checks all`, which
+includes the error-shape check of schemathesis_hooks.py: every error answer is exactly
+{"error": "<text>"}):
+  1. every operation, every phase (examples, coverage, fuzzing, stateful with the links
+     schemathesis infers: create, then get/put/clone/ping/delete what was created);
+  2. the database routes (ping, databases, tables, schemas) without the stateful phase, with
+     the id of a real PostgreSQL connection, so that fuzzing reaches their logic (it creates
+     schemas with generated names in a scratch database). Not stateful: inferred links would
+     otherwise carry that id to DELETE.
+Two documented answers are told to schemathesis as expected, because they are the contract:
+  - 503 from ping/databases/tables/schemas is a *result* (the database is unreachable), and
+  - 400 from schemas for a schema-valid body (mysql connection; reserved or too long name).
+Everything else is schemathesis' default. Afterwards the server's request log and stderr are
+read: no 5xx but those documented 503s, no traceback.
+
+The server runs with --allow-db-host (the test databases' hosts only) and --db-timeout 1:
+fuzzed connections point at arbitrary host names, and none of them may cause traffic off this
+machine or a hang.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server_helpers import Databases, ServerProcess
+
+PROBE_ROUTES = ("/ping", "/databases", "/tables", "/schemas")
+HOOKS = Path(__file__).resolve().with_name("schemathesis_hooks.py")
+
+EXPECTED = """
+[[operations]]
+include-path-regex = "/(ping|databases|tables)$"
+checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
+{target}
+[[operations]]
+include-path-regex = "/schemas$"
+checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
+{target}
+"""
+
+
+def fuzz_server(workdir: Path, databases: Databases) -> ServerProcess:
+    """A server (not started) as the fuzz runs need it: one key, --strict-configs, local databases only."""
+    hosts = sorted({"127.0.0.1", databases.pg_host, databases.my_host})
+    args = ["--strict-configs", "--db-timeout", "1"] + [a for h in hosts for a in ("--allow-db-host", h)]
+    return ServerProcess(workdir, key_count=1, args=args)
+
+
+def schemathesis_command() -> list[str]:
+    found = shutil.which("schemathesis", path=os.path.dirname(sys.executable)) or shutil.which("schemathesis")
+    if not found:
+        raise AssertionError("schemathesis is not installed (it is in requirements-dev.txt)")
+    return [found]
+
+
+@dataclass
+class FuzzRun:
+    """The figures of one schemathesis run, from its JSON report."""
+
+    name: str
+    cases: int
+    with_failures: int
+    unique_failures: int
+    errors: int
+    tested: int
+    total: int
+    elapsed: float
+    returncode: int
+    output: str
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.with_failures or self.errors or self.returncode:
+            found.append(
+                f"schemathesis ({self.name}): {self.with_failures} cases with failures ({self.unique_failures} unique),"
+                f" {self.errors} errors, exit code {self.returncode}:\n{self.output}"
+            )
+        return found
+
+
+@dataclass
+class FuzzOutcome:
+    """Both runs, what the server logged meanwhile, and every broken expectation in `problems`."""
+
+    max_examples: int
+    runs: list[FuzzRun] = field(default_factory=list)
+    requests: int = 0
+    error_answers: int = 0
+    documented_503: int = 0
+    other_5xx: int = 0
+    schemas_created: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def cases(self) -> int:
+        return sum(run.cases for run in self.runs)
+
+    @property
+    def failures(self) -> int:
+        return sum(run.with_failures for run in self.runs)
+
+    @property
+    def errors(self) -> int:
+        return sum(run.errors for run in self.runs)
+
+    @property
+    def elapsed(self) -> float:
+        return sum(run.elapsed for run in self.runs)
+
+    def summary(self) -> str:
+        runs = "; ".join(f"{r.name}: {r.cases} cases, {r.tested}/{r.total} operations, {r.elapsed:.0f} s" for r in self.runs)
+        return (
+            f"schemathesis, max {self.max_examples} examples per operation: {self.cases} cases run,"
+            f" {self.failures} with failures, {self.errors} errors in {self.elapsed:.0f} s ({runs});"
+            f" the server logged {self.requests} requests, {self.error_answers} error answers,"
+            f" {self.documented_503} documented 503s, {self.other_5xx} other 5xx; {self.schemas_created} schemas created"
+        )
+
+
+def run_schemathesis(server: ServerProcess, workdir: Path, config: str, max_examples: int, *options: str) -> FuzzRun:
+    workdir.mkdir()
+    (workdir / "schemathesis.toml").write_text(config)
+    command = schemathesis_command() + [
+        "--config-file", str(workdir / "schemathesis.toml"), "--no-color",
+        "run", server.url + "/openapi.json",
+        "--header", f"X-API-Key: {server.key}",
+        "--checks", "all",
+        "--max-examples", str(max_examples),
+        "--request-timeout", "15",
+        "--workers", "1",
+        "--report", "json", "--report-dir", str(workdir / "report"),
+        *options,
+    ]
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)}
+    # cwd: schemathesis and hypothesis keep their state (.hypothesis/, .schemathesis/) there.
+    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    reports = sorted((workdir / "report").glob("*.json"))
+    if not reports:
+        raise AssertionError(f"schemathesis wrote no report:\n{result.stdout[-5000:]}{result.stderr[-2000:]}")
+    report = json.loads(reports[-1].read_text())
+    cases = report["test_cases"]
+    return FuzzRun(
+        name=workdir.name,
+        cases=cases["generated"],
+        with_failures=cases["with_failures"],
+        unique_failures=cases["unique_failures"],
+        errors=sum(error.get("count", 1) for error in report["errors"]),
+        tested=report["operations"]["tested"],
+        total=report["operations"]["total"],
+        elapsed=report["running_time"],
+        returncode=result.returncode,
+        output=result.stdout[-6000:] + result.stderr[-2000:],
+    )
+
+
+def fuzz_the_server(server: ServerProcess, databases: Databases, scratch: str, workdir: Path,
+                    max_examples: int) -> FuzzOutcome:
+    """Both runs against a started fuzz_server(); `scratch` is a PostgreSQL database schemas may go to."""
+    outcome = FuzzOutcome(max_examples=max_examples)
+    client = server.api(server.key)  # starts the session (--strict-configs)
+    served: Any = client.get("/openapi.json").json()
+    operation_count = sum(len(item) for item in served["paths"].values())
+
+    everything = run_schemathesis(server, workdir / "all-operations", EXPECTED.format(target=""), max_examples)
+    outcome.runs.append(everything)
+    if not everything.tested == everything.total == operation_count:
+        outcome.problems.append(f"all-operations run tested {everything.tested} of {operation_count} operations")
+
+    pg = client.create(databases.pg_spec(database=scratch, name="fuzz-target-" + workdir.name))
+    schemas_before = databases.pg_schemas(scratch)
+    target = f'parameters = {{ "path.id" = "{pg["id"]}" }}\n'
+    probes = run_schemathesis(
+        server, workdir / "database-routes", EXPECTED.format(target=target), max_examples,
+        "--include-path-regex", "/(ping|databases|tables|schemas)$", "--phases", "examples,coverage,fuzzing",
+    )
+    outcome.runs.append(probes)
+    if probes.tested != len(PROBE_ROUTES):
+        outcome.problems.append(f"database-routes run tested {probes.tested} of {len(PROBE_ROUTES)} operations")
+    if client.get(f"/connections/{pg['id']}").status_code != 200:
+        outcome.problems.append("the fuzz target connection is gone after the database-routes run")
+    outcome.schemas_created = len(databases.pg_schemas(scratch) - schemas_before)
+    if outcome.schemas_created < 2:
+        outcome.problems.append(f"fuzzing created only {outcome.schemas_created} schemas: it did not reach the logic")
+
+    for run in outcome.runs:
+        outcome.problems += run.problems()
+    entries = server.log_entries()
+    outcome.requests = len(entries)
+    outcome.error_answers = sum(1 for e in entries if e["status"] >= 400)
+    outcome.documented_503 = sum(1 for e in entries if e["status"] == 503 and e["path"].endswith(PROBE_ROUTES))
+    if len(entries) < outcome.cases:
+        outcome.problems.append(f"the request log has {len(entries)} lines for {outcome.cases} cases")
+    undocumented = [e for e in entries if e["status"] >= 500 and not (e["status"] == 503 and e["path"].endswith(PROBE_ROUTES))]
+    outcome.other_5xx = len(undocumented)
+    if undocumented:
+        outcome.problems.append(f"{len(undocumented)} undocumented 5xx answers, e.g. {undocumented[:5]}")
+    if "Traceback" in server.stderr():
+        outcome.problems.append("the server logged a traceback:\n" + server.stderr()[-3000:])
+    return outcome

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +34,11 @@ STATUS_TEXT = {
 
 
 class ErrorBody(BaseModel):
+    """Every error answer: {"error": "<text>"}, and no other member."""
+
+    # additionalProperties: false in the document, so that conformance checks hold answers to the exact shape.
+    model_config = ConfigDict(extra="forbid")
+
     error: str
 
 

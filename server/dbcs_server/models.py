@@ -194,6 +194,8 @@ class CloneResult(BaseModel):
 
 
 class PingResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     ping: Literal["ok", "failed"]
     error: str | None = None
 

@@ -70,6 +70,16 @@ def test_errors_are_documented_with_the_error_schema_and_never_422(document):
             assert schema == {"$ref": error_ref}, (method, path, status)
 
 
+def test_error_bodies_are_described_as_exactly_error(document):
+    # Without additionalProperties false, a conformance check would let {"error", "detail"} through.
+    schemas = document["components"]["schemas"]
+    error = schemas["ErrorBody"]
+    assert (error["type"], error["required"], error["additionalProperties"]) == ("object", ["error"], False)
+    assert error["properties"] == {"error": {"type": "string", "title": "Error"}}
+    ping = schemas["PingResult"]
+    assert set(ping["properties"]) == {"ping", "error"} and ping["additionalProperties"] is False
+
+
 def test_request_bodies_and_success_responses_are_described(document):
     create = document["paths"]["/api/v1/connections"]["post"]
     body_schema = create["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]

@@ -19,6 +19,7 @@ mkdir -p "$logs"
 cleanup() {
   "$root/tools/services.sh" stop "$state/servers"
   "$root/tools/services.sh" stop "$state/db"
+  "$root/tools/services.sh" stop "$state/db-hidden"
   rm -rf "$state"
 }
 trap cleanup EXIT
@@ -66,17 +67,32 @@ step_server() {
   (cd "$root" && pytest -q -p no:cacheprovider tests/server)
 }
 
+# One flavour of the integration run: its own databases, its own server, its own log.
+integration_flavour() {  # flavour db_dir
+  local flavour=$1 db_dir=$2
+  "$root/tools/integration-config.sh" "$db_dir" "$state/servers" "$flavour" >"$state/integration-$flavour.yml" &&
+    DBCS_INTEGRATION_CONFIG=$state/integration-$flavour.yml \
+      "$root/tools/ansible-test.sh" integration --color no -vvvv >"$logs/integration-$flavour.log" 2>&1
+}
+
 step_integration() {
   need_servers || return 1
-  local flavour rc=0
+  # The two flavours run at once, each against its own databases (targets create schemas, tables and users).
+  [ -f "$state/db-hidden/env.sh" ] || "$root/tools/services.sh" start-db "$state/db-hidden" || return 1
+  local flavour rc=0 main_pid hidden_pid main_rc=0 hidden_rc=0
+  integration_flavour main "$state/db" & main_pid=$!
+  integration_flavour hidden "$state/db-hidden" & hidden_pid=$!
+  wait "$main_pid" || main_rc=1
+  wait "$hidden_pid" || hidden_rc=1
   for flavour in main hidden; do
-    echo "== integration against the '$flavour' server"
-    "$root/tools/integration-config.sh" "$state/db" "$state/servers" "$flavour" >"$state/integration_config.yml"
-    DBCS_INTEGRATION_CONFIG=$state/integration_config.yml \
-      "$root/tools/ansible-test.sh" integration --color no -vvvv >"$logs/integration-$flavour.log" 2>&1 || {
-      rc=1; grep -E "^(FATAL|ERROR)|fatal:|FAILED!" "$logs/integration-$flavour.log" | head -40; tail -20 "$logs/integration-$flavour.log"; }
+    echo "== integration against the '$flavour' server (log: tests/output/logs/integration-$flavour.log)"
+    if { [ "$flavour" = main ] && [ "$main_rc" -ne 0 ]; } || { [ "$flavour" = hidden ] && [ "$hidden_rc" -ne 0 ]; }; then
+      rc=1
+      grep -E "^(FATAL|ERROR)|fatal:|FAILED!" "$logs/integration-$flavour.log" | head -40
+      tail -20 "$logs/integration-$flavour.log"
+    fi
     grep -E "^Running .* integration test role|^testhost +: ok=" "$logs/integration-$flavour.log" | sed 's/^Running /  /; s/ integration test role$//' || true
-    python "$root/tests/support/scan_secrets.py" --config "$state/integration_config.yml" \
+    python "$root/tests/support/scan_secrets.py" --config "$state/integration-$flavour.yml" \
       "$logs/integration-$flavour.log" "$state/servers/$flavour/requests.jsonl" "$state/servers/$flavour/server.log" || rc=1
   done
   return $rc

@@ -88,6 +88,9 @@ class ConnectionSpec(object):
             if params.get(key) is not None:
                 self.fields[key] = params[key]
         port = self.fields.get("port")
+        if isinstance(port, bool):
+            # Ansible's int type lets a YAML boolean through as 1 or 0; the API refuses it.
+            raise self.error("port", "must be a whole number between 1 and 65535, got %s" % port)
         if port is not None and not 1 <= port <= 65535:
             raise self.error("port", "must be between 1 and 65535, got %s" % port)
         if self.fields.get("type") == "mysql" and self.fields.get("schema"):

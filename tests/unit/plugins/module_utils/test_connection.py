@@ -44,6 +44,13 @@ def test_port_out_of_range_names_the_option(port):
         spec(name="pg", port=port)
 
 
+@pytest.mark.parametrize("port", [True, False])
+def test_port_given_as_a_boolean_is_refused(port):
+    # Ansible's int type passes a YAML boolean through unchanged; the API answers 400 to it.
+    with pytest.raises(SpecError, match=r"^port must be a whole number between 1 and 65535, got %s$" % port):
+        spec(name="pg", port=port)
+
+
 @pytest.mark.parametrize("port", [1, 5432, 65535])
 def test_port_in_range_is_accepted(port):
     assert spec(name="pg", port=port).fields["port"] == port

@@ -27,6 +27,7 @@ DETAIL_FIELDS = ("type", "host", "port", "username", "database")
 MASK = "********"
 MASK_CHANGED = "******** (changed)"
 ID_PATTERN = re.compile(r"^conn_[0-9A-Za-z]{27}$")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 VERIFY_CHOICES = {"never": "never", "false": "never", "no": "never", "off": "never",
                   "on_change": "on_change", "true": "on_change", "yes": "on_change", "on": "on_change",
@@ -83,7 +84,13 @@ class ConnectionSpec(object):
         if not self.name or not self.name.strip():
             raise self.error("name", "must not be empty")
         if self.state == "absent":
-            return
+            return  # a connection is deleted by whatever name it has
+        if CONTROL_CHARACTER.search(self.name):
+            # Almost always a YAML slip (a block scalar, | or >, ends with a line break), and it would create
+            # a second connection that looks exactly like the first in every list.
+            raise self.error("name", "must not contain control characters such as line breaks or tabs, got %r; a YAML "
+                                     "block scalar (| or >) adds a line break at the end: write the name as a plain or "
+                                     "quoted string" % self.name)
         for key in ("type", "host", "port", "username", "password", "database", "schema"):
             if params.get(key) is not None:
                 self.fields[key] = params[key]

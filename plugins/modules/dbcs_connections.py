@@ -39,7 +39,9 @@ options:
     required: true
     suboptions:
       name:
-        description: Name of the connection; identifies it on the server (exact, case-sensitive match).
+        description:
+          - Name of the connection; identifies it on the server (exact, case-sensitive match).
+          - Any text without control characters (a line break or tab is refused, except with O(connections[].state=absent)).
         type: str
         required: true
       state:

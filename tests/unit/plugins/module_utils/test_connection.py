@@ -66,6 +66,23 @@ def test_empty_name_is_rejected():
         spec(name="  ")
 
 
+@pytest.mark.parametrize("name, shown", [("shop\n", r"'shop\\n'"), ("a\tb", r"'a\\tb'"), ("x\x00", r"'x\\x00'"),
+                                         ("\r\nshop", r"'\\r\\nshop'")])
+def test_a_name_with_control_characters_is_refused(name, shown):
+    with pytest.raises(SpecError, match=r"^name must not contain control characters such as line breaks or tabs, got %s; "
+                                        r"a YAML block scalar" % shown):
+        spec(name=name)
+
+
+@pytest.mark.parametrize("name", ["it's a \"quoted\" \\name\\", "Lager-Ümlaut-数据库-🚀", "../x?y=1#z%2F", "  spaced  "])
+def test_odd_but_printable_names_are_kept_exactly(name):
+    assert spec(name=name, type="mysql").name == name
+
+
+def test_a_connection_with_any_name_can_be_deleted():
+    assert spec(name="shop\n", state="absent").state == "absent"
+
+
 def test_item_errors_say_which_item():
     with pytest.raises(SpecError, match=r"^connections\[3\] \(pg\): port must be between"):
         ConnectionSpec(params(name="pg", port=0), where="connections[3] (pg): ")

@@ -37,13 +37,28 @@ def dbcs_argument_spec():
     )
 
 
+def fullest_message(first, messages):
+    """The message to fail with when Ansible's validation of the arguments finds problems.
+
+    AnsibleModule reports only the first problem, and for some the first is a bare one that a later,
+    fuller message repeats with the option's name: a string where a list of dicts is expected gives
+    'dictionary requested, could not parse JSON or key=value' first, then 'Elements value for option
+    'connections' is of type str ... : dictionary requested, ...'. The fuller one is the one to show.
+    """
+    fuller = [message for message in messages if message != first and first in message]
+    return fuller[0] if fuller else first
+
+
 class DbcsModule(AnsibleModule):
     """AnsibleModule with the API options, one API client and the shared converge path."""
+
+    _arguments_validated = False  # until AnsibleModule's own validation has passed
 
     def __init__(self, argument_spec=None, **kwargs):
         spec = dbcs_argument_spec()
         spec.update(argument_spec or {})
         super().__init__(argument_spec=spec, **kwargs)
+        self._arguments_validated = True
         if not HAS_REQUESTS:
             self.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
         self._check_api_options()
@@ -63,6 +78,12 @@ class DbcsModule(AnsibleModule):
             self.fail_json(msg="timeout must be a positive number of seconds, got %s" % params["timeout"])
         if params["ca_path"] and not os.access(params["ca_path"], os.R_OK):
             self.fail_json(msg="ca_path cannot be read: %s" % params["ca_path"])
+
+    def fail_json(self, msg=None, **kwargs):  # pylint: disable=arguments-differ
+        result = getattr(self, "validation_result", None)
+        if not self._arguments_validated and result is not None and result.errors and msg == result.errors.msg:
+            msg = fullest_message(msg, [str(error.args[0]) for error in result.errors if error.args])
+        super().fail_json(msg=msg, **kwargs)
 
     @property
     def client(self):

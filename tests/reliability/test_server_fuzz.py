@@ -1,9 +1,10 @@
 """Server under load and hostile input.
 
-schemathesis against the OpenAPI document the server serves, with every check and the exact
-error shape (tests/support/schemathesis_runner.py, the same runs as the bounded one in
-tests/server): at least 2,000 generated cases. DBCS_RELIABILITY_SCHEMATHESIS_MAX_EXAMPLES sets
-the cases per operation (default 200: about 2,400 cases in about a minute here); more is a larger run.
+schemathesis against the OpenAPI document the server serves, with every check, the exact error
+shape and a read-back of every accepted write (tests/support/schemathesis_runner.py, the same
+runs as the bounded one in tests/server): at least 2,000 generated cases.
+DBCS_RELIABILITY_SCHEMATHESIS_MAX_EXAMPLES sets the cases per operation (default 200: about 2,400
+cases in about a minute here); more is a larger run.
 """
 
 import os
@@ -35,7 +36,8 @@ def test_schemathesis_large_run(report, databases, scratch, tmp_path):
     report.row(
         "schemathesis against the served OpenAPI document: every check (`--checks all`: no 5xx, status codes,"
         " content types, headers and bodies conform to the document, negative data rejected, positive data"
-        " accepted, auth not ignored...) plus every error body exactly {\"error\": str}",
+        " accepted, auth not ignored...) plus two of ours: every error body exactly {\"error\": str}, and every"
+        " accepted create or full replace read back exactly as sent",
         f"{MAX_EXAMPLES} examples per operation: all {everything.total} operations through examples, coverage,"
         f" fuzzing and stateful phases; then the {len(PROBE_ROUTES)} database routes on a real PostgreSQL"
         " connection (fuzzed schema names really created)",

@@ -3,8 +3,8 @@
 Shared by tests/server/test_schemathesis.py (a bounded run, every test run) and
 tests/reliability/test_server_fuzz.py (the large run behind the reliability report).
 fuzz_the_server() makes two schemathesis runs, each with every check (`--checks all`, which
-includes the error-shape check of schemathesis_hooks.py: every error answer is exactly
-{"error": "<text>"}):
+includes the two checks of schemathesis_hooks.py: every error answer is exactly
+{"error": "<text>"}, and every accepted create or replace reads back as it was sent):
   1. every operation, every phase (examples, coverage, fuzzing, stateful with the links
      schemathesis infers: create, then get/put/clone/ping/delete what was created);
   2. the database routes (ping, databases, tables, schemas) without the stateful phase, with

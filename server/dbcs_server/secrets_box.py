@@ -2,6 +2,7 @@
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -15,17 +16,37 @@ class SecretKeyError(Exception):
 
 def load_or_create_key(data_dir: Path) -> bytes:
     path = data_dir / KEY_FILE
+    if not path.exists():
+        _create_key(path)
+    return _read_key(path)
+
+
+def _create_key(path: Path) -> None:
+    """Write a new key to a private temporary file, then link it into place.
+
+    A crash (kill -9, power loss) at any moment leaves either no key file, so that the next start
+    makes one, or a whole one: never an empty key file the server would refuse forever (at worst
+    an unused .secret.key.* file, 0600, stays behind). The link never replaces a key file another
+    process made meanwhile.
+    """
+    fd, temporary = tempfile.mkstemp(prefix=f".{KEY_FILE}.", dir=path.parent)  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_key(path)
-    key = Fernet.generate_key()
-    try:
-        os.write(fd, key + b"\n")
-        os.fsync(fd)
+        try:
+            os.write(fd, Fernet.generate_key() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
     finally:
-        os.close(fd)
-    return key
+        os.unlink(temporary)
 
 
 def _read_key(path: Path) -> bytes:

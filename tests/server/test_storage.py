@@ -5,6 +5,7 @@ import datetime
 import hashlib
 import os
 import secrets
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -147,6 +148,29 @@ def test_refuses_an_unreadable_or_invalid_secret_key_file(tmp_path):
     key_file.mkdir(mode=0o700)  # a directory cannot be read as a file, even by root
     result = run_cli("--data-dir", str(data), env={"DBCS_API_KEYS": "k"})
     assert result.returncode == 2 and "cannot read the secret key file" in result.stderr
+
+
+def test_a_kill_9_while_the_key_file_is_made_leaves_a_server_that_starts(tmp_path):
+    data = tmp_path / "d"
+    data.mkdir(mode=0o700)
+    # The first start killed at the worst moment: the key file's content is being written.
+    crash = (
+        "import os, signal, sys\nfrom pathlib import Path\nfrom dbcs_server import secrets_box\n"
+        "os.write = lambda *args: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "secrets_box.load_or_create_key(Path(sys.argv[1]))\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", crash, str(data)], capture_output=True, check=False, timeout=30)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (data / "secret.key").exists()
+    proc = ServerProcess(tmp_path, key_count=1, data_dir=data)
+    proc.start()
+    try:
+        client = proc.api()
+        created = client.create(connection_spec())
+        assert client.get(f"/connections/{created['id']}").status_code == 200
+    finally:
+        proc.stop()
+    assert stat.S_IMODE(os.stat(data / "secret.key").st_mode) == 0o600
 
 
 def test_refuses_a_secret_key_that_does_not_open_the_stored_secrets(tmp_path):

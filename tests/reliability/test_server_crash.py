@@ -13,6 +13,10 @@ has exactly two possible states. A write is acknowledged when its thread got a 2
     content or the new one, never anything else, and no row exists that no write explains;
   - the connections no write touched are unchanged, and stay each key's own;
   - SQLite's PRAGMA integrity_check says ok, and the server started without an error logged.
+
+Then kill -9 during start-up: at the worst moment of a first start (while secret.key is being
+written), and at random moments of later start-ups; every following start is clean and keeps
+the data.
 """
 
 import base64
@@ -20,7 +24,10 @@ import hashlib
 import os
 import random
 import secrets
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -29,7 +36,7 @@ from typing import Any
 import pytest
 import requests
 
-from server_helpers import Api, ServerProcess, connection_spec
+from server_helpers import Api, ServerProcess, connection_spec, free_port
 
 ROUNDS = int(os.environ.get("DBCS_RELIABILITY_KILL_ROUNDS", "4"))
 WRITES = int(os.environ.get("DBCS_RELIABILITY_KILL_WRITES", "200"))
@@ -341,3 +348,62 @@ def test_kill_9_during_concurrent_writes_loses_no_acknowledged_write(server, rep
             break
     assert lost == 0 and not problems_seen, "\n".join(problems_seen[:30])
     assert caught_in_flight, "no kill caught a write in flight: the scenario proved nothing; lower the kill points"
+
+
+# A first start that dies of kill -9 while it writes the key file's content.
+DIE_WRITING_THE_KEY = """
+import os, signal, sys
+from pathlib import Path
+from dbcs_server import secrets_box
+os.write = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+Path(sys.argv[1]).mkdir(mode=0o700)
+secrets_box.load_or_create_key(Path(sys.argv[1]))
+"""
+
+
+def test_kill_9_during_start_up_leaves_a_server_that_starts_clean(server, report):
+    killed = subprocess.run([sys.executable, "-c", DIE_WRITING_THE_KEY, str(server.data_dir)],
+                            capture_output=True, check=False, timeout=60)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    started = time.monotonic()
+    server.start()
+    start_up = time.monotonic() - started  # the moments below fall within a start-up
+    client = server.api(server.keys[0], session=False)
+    kept = [client.create(spec(f"kept-{i}")) for i in range(20)]
+    expected = client.get("/connections").json()
+    first_start_ok = len(expected) == len(kept)
+    server.stop()
+
+    kills = int(os.environ.get("DBCS_RELIABILITY_START_KILLS", "6"))
+    moments = sorted(random.uniform(0.02, start_up) for _i in range(kills))
+    problems = []
+    clean = 0
+    for moment in moments:
+        server.port = free_port()
+        env = {**os.environ, "DBCS_API_KEYS": ",".join(server.keys)}
+        with open(server.stderr_path, "ab") as log:
+            starting = subprocess.Popen(server.command(), env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        time.sleep(moment)
+        starting.send_signal(signal.SIGKILL)
+        starting.wait(10)
+        log_offset = len(server.stderr())
+        server.start()
+        startup_log = server.stderr()[log_offset:]
+        before = len(problems)
+        if "ERROR" in startup_log or "Traceback" in startup_log:
+            problems.append(f"killed {moment:.2f} s into a start: the next start logged an error:\n{startup_log[-2000:]}")
+        if Api(server.url, server.keys[0]).get("/connections").json() != expected:
+            problems.append(f"killed {moment:.2f} s into a start: the connections changed")
+        clean += len(problems) == before
+        server.stop()
+    store_problems = integrity(server.data_dir, server.keys[:1], {server.keys[0]: {c["id"]: c for c in expected}})
+    problems += store_problems
+    report.row(
+        "kill -9 during start-up, then start again",
+        f"a first start killed while writing secret.key; then {len(moments)} start-ups (a start-up took"
+        f" {start_up:.1f} s) of a server holding {len(expected)} connections killed"
+        f" {', '.join(f'{m:.2f}' for m in moments)} s after launch",
+        f"the start after the first-start kill worked: {'yes' if first_start_ok else 'no'}; {clean} of {len(moments)}"
+        f" later starts clean with the connections unchanged; integrity_check ok: {'no' if store_problems else 'yes'}",
+    )
+    assert first_start_ok and not problems, "\n".join(problems)

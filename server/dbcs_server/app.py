@@ -19,6 +19,7 @@ from dbcs_server.settings import Settings
 from dbcs_server.store import DB_FILE, Store
 
 API_PREFIX = "/api/v1"
+MAX_BODY_BYTES = 1024 * 1024
 log = logging.getLogger("dbcs_server")
 
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     errors.install(app, auth.precheck)
 
+    app.add_middleware(errors.BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     # Added last = outermost: the request log sees every answer, including CORS and 500s.
     app.add_middleware(errors.CatchAllMiddleware)
     if settings.cors_origins:

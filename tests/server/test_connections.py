@@ -310,3 +310,21 @@ def test_no_answer_ever_has_the_fastapi_detail_shape(api):
     for response in responses:
         assert set(response.json()) == {"error"}, response.text
         assert response.status_code != 422
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(api):
+    big = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    answer = api.post("/connections", data=big, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+    assert answer.json() == {"error": "request body too large: the limit is 1048576 bytes"}
+
+    def chunks():  # no Content-Length: the limit holds while the body streams in
+        yield b'{"name": "'
+        for _i in range(40):
+            yield b"y" * 65536
+        yield b'"}'
+
+    answer = api.post("/connections", data=chunks(), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+    assert answer.json() == {"error": "request body too large: the limit is 1048576 bytes"}
+    assert api.get("/connections").json() == []

@@ -32,8 +32,8 @@ options:
   name:
     description:
       - Name of the connection; identifies it on the server (exact, case-sensitive match).
-      - Any text without control characters. A line break or tab in a name is refused (except with O(state=absent)):
-        it is almost always a YAML slip, such as a block scalar (C(|) or C(>)) that ends with a line break.
+      - Any text without control characters. A line break or tab in a name is refused (except with O(state=absent)),
+        as it is almost always a YAML slip, such as a block scalar (C(|) or C(>)) that ends with a line break.
       - If two connections on the server have this name, the module fails and lists their ids.
     type: str
     required: true

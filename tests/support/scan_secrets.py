@@ -38,6 +38,18 @@ def collect(configs, extra):
     return found
 
 
+def hits_in_files(paths, secrets):
+    """{path: occurrences of any secret} for each path that exists (bytes, so any encoding is caught)."""
+    found = {}
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        with open(path, "rb") as handle:
+            data = handle.read()
+        found[path] = sum(data.count(s.encode()) for s in secrets)
+    return found
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", action="append", default=[])
@@ -48,19 +60,12 @@ def main(argv=None):
     if not secrets:
         print("secret scan: no secrets to look for", file=sys.stderr)
         return 2
-    hits = 0
-    scanned = 0
-    for path in args.files:
-        if not os.path.exists(path):
-            continue
-        with open(path, "rb") as handle:
-            data = handle.read()
-        scanned += 1
-        found = sum(data.count(s.encode()) for s in secrets)
-        hits += found
-        if found:
-            print("secret scan: %s: %d occurrence(s) of a secret" % (path, found))
-    print("secret scan: %d file(s), %d secret(s) looked for, %d hit(s)" % (scanned, len(secrets), hits))
+    found = hits_in_files(args.files, secrets)
+    for path, count in found.items():
+        if count:
+            print("secret scan: %s: %d occurrence(s) of a secret" % (path, count))
+    hits = sum(found.values())
+    print("secret scan: %d file(s), %d secret(s) looked for, %d hit(s)" % (len(found), len(secrets), hits))
     return 1 if hits else 0
 
 

@@ -161,12 +161,14 @@ class DbcsModule(AnsibleModule):
                 try:
                     self._apply(change, created)
                 except DbcsApiError as exc:
-                    failures.append(dict(name=change.name, action=change.action, msg=redact(exc.message, self.known_secrets)))
                     change.failed = True
+                    return dict(name=change.name, action=change.action, msg=redact(exc.message, self.known_secrets))
+                return None
 
             # Creates and updates first, then clones (their source may be one of the creates), then deletes.
+            # Failures are listed in the declared order, whatever order the parallel writes ended in.
             for phase in (("create", "update"), ("clone",), ("delete",)):
-                self.map(attempt, [c for c in changes if c.action in phase])
+                failures.extend(failure for failure in self.map(attempt, [c for c in changes if c.action in phase]) if failure)
             to_test = [c for c in changes if not c.failed and c.action != "delete" and
                        c.conn_id and (verify == "always" or (verify == "on_change" and c.changed))]
             for change, (ok, error) in zip(to_test, self.map(

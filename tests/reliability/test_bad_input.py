@@ -24,7 +24,7 @@ from typing import Any
 
 from declared import api_body, pem_key, secrets_of, server_connections
 from fault_proxy import FaultPlan, FaultProxy
-from playbook_runner import PlaybookRunner
+from playbook_runner import SAVE_RESULT, PlaybookRunner
 from server_helpers import ServerProcess
 
 
@@ -337,7 +337,7 @@ def test_bad_input(databases, tmp_path, report):
             blocks = [render(c, urls.get(c.api) or proxy.tagged_api_url(c.id), key) for c in table]
             blocks += [render(c, proxy.tagged_api_url(c.id + "-again"), key, again=True) for c in table if c.expect is None]
             book = ("---\n- name: bad input\n  hosts: localhost\n  gather_facts: false\n  vars:\n    outcomes: {}\n  tasks:\n"
-                    + "".join(blocks) + SAVE)
+                    + "".join(blocks) + SAVE_RESULT.format(var="outcomes"))
             run = runner.run("bad-input", book, {})
             records = proxy.snapshot()
         outcomes = run.results
@@ -415,11 +415,3 @@ def test_bad_input(databases, tmp_path, report):
                % (len([e for e in server_writes if e["status"] < 300]), sum(1 for c in table if c.expect is None),
                   sum(c.rejected_writes for c in table), scan.summary()))
 
-
-SAVE = """
-    - name: Save the outcomes for the test
-      ansible.builtin.copy:
-        content: "{{ outcomes | to_json }}"
-        dest: "{{ result_file }}"
-        mode: "0600"
-"""

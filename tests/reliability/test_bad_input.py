@@ -414,4 +414,3 @@ def test_bad_input(databases, tmp_path, report):
                "the server's request log: %d writes, all from the %d valid cases, plus %d refused; wrong servers: GET only; %s"
                % (len([e for e in server_writes if e["status"] < 300]), sum(1 for c in table if c.expect is None),
                   sum(c.rejected_writes for c in table), scan.summary()))
-

@@ -339,6 +339,12 @@ def plan_changes(specs, server, purge=False):
                 if "password" not in body:
                     raise spec.error("password", "is needed to update connection '%s': the server does not return "
                                                  "passwords and every update must send one" % spec.name)
+                ssl = body.get("ssl") or {}
+                if ssl.get("client_cert") and not ssl.get("client_key") and "password" not in current:
+                    # The update replaces the whole connection: without its key the client certificate is useless.
+                    raise spec.error("ssl", "is needed to update connection '%s': it has a client certificate, the server "
+                                            "does not return its key, and every update must send it; declare ssl with "
+                                            "client_key (or client_key_path)" % spec.name)
             changes.append(Change("update" if changed else "none", spec.name, spec, current, body, changed, secrets))
             continue
         source = None

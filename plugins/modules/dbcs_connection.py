@@ -85,6 +85,9 @@ options:
         settings as a whole.
       - Each certificate or key is given either as PEM text (O(ssl.ca), O(ssl.client_cert), O(ssl.client_key))
         or as a path to a PEM file read by the module (O(ssl.ca_path), O(ssl.client_cert_path), O(ssl.client_key_path)).
+      - An update sends the whole connection. Against a server that does not return secrets, a connection
+        with a client certificate can only be updated with O(ssl) declared, client key included, since
+        the module cannot carry over a key it cannot read; it fails before any change otherwise.
     type: dict
     suboptions:
       mode:

@@ -384,3 +384,16 @@ def test_redact_masks_nested_strings():
     value = {"msg": "login failed for pw s3cret-pw", "list": ["s3cret-pw"], "n": 1}
     assert redact(value, ["s3cret-pw"]) == {"msg": "login failed for pw %s" % MASK, "list": [MASK], "n": 1}
     assert redact(value, []) is value
+
+
+def test_plan_update_on_hiding_server_keeps_a_client_key_it_cannot_see_or_fails():
+    cert = base64.b64encode(PEM_CA.encode()).decode()
+    hidden = server_conn(ssl={"mode": "verify-full", "client_cert": cert})
+    del hidden["password"]
+    with pytest.raises(SpecError, match=r"^ssl is needed to update connection 'pg': it has a client certificate"):
+        plan_changes([spec(name="pg", host="other", password="p")], [hidden])
+    plan = plan_changes([spec(name="pg", host="other", password="p",
+                              ssl=ssl_params(mode="verify-full", client_cert=PEM_CA, client_key=PEM_KEY))], [hidden])
+    assert plan[0].action == "update" and plan[0].body["ssl"]["client_key"] == base64.b64encode(PEM_KEY.encode()).decode()
+    shown = server_conn(ssl={"mode": "verify-full", "client_cert": cert, "client_key": "a2V5"})
+    assert plan_changes([spec(name="pg", host="other")], [shown])[0].body["ssl"]["client_key"] == "a2V5"

@@ -286,6 +286,18 @@ def test_create_schema_in_another_database(api, databases, fresh_db):
     assert "elsewhere" not in databases.pg_schemas(databases.pg_database)
 
 
+@pytest.mark.parametrize("query, message", [
+    ([("database", "a"), ("database", "b")], "database must be given at most once"),
+    ([("database", "")], "database must not be empty: leave it out to use the connection's own database"),
+])
+def test_create_schema_refuses_an_ambiguous_database(api, databases, fresh_db, query, message):
+    created = api.create(databases.pg_spec(database=fresh_db))
+    response = api.post(f"/connections/{created['id']}/schemas", params=query, json="ambiguous")
+    assert response.status_code == 400
+    assert response.json() == {"error": message}
+    assert "ambiguous" not in databases.pg_schemas(fresh_db)
+
+
 def test_create_schema_is_400_for_mysql(api, databases):
     created = api.create(databases.my_spec())
     response = api.post(f"/connections/{created['id']}/schemas", json="sales")

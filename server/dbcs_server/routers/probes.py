@@ -141,6 +141,10 @@ async def create_schema(
     prober: ProberDep,
     database: Annotated[str | None, Query(description="Database to create it in (default: the connection's)")] = None,
 ) -> Any:
+    if len(request.query_params.getlist("database")) > 1:
+        raise ApiError(400, "database must be given at most once")
+    if database is not None and not database.strip():
+        raise ApiError(400, "database must not be empty: leave it out to use the connection's own database")
     raw = await request.body()
     await run_in_threadpool(
         _create_schema, store, prober, caller.owner, connection_id, database, raw, request.headers.get("content-type")

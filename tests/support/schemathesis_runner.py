@@ -120,11 +120,15 @@ class FuzzOutcome:
     def summary(self) -> str:
         runs = "; ".join(f"{r.name}: {r.cases} cases, {r.tested}/{r.total} operations, {r.elapsed:.0f} s" for r in self.runs)
         return (
-            f"schemathesis, max {self.max_examples} examples per operation: {self.cases} cases run,"
+            f"schemathesis (seed {SEED}), max {self.max_examples} examples per operation: {self.cases} cases run,"
             f" {self.failures} with failures, {self.errors} errors in {self.elapsed:.0f} s ({runs});"
             f" the server logged {self.requests} requests, {self.error_answers} error answers,"
             f" {self.documented_503} documented 503s, {self.other_5xx} other 5xx; {self.schemas_created} schemas created"
         )
+
+
+# A fixed seed keeps the test command reproducible; set DBCS_SCHEMATHESIS_SEED to explore other inputs.
+SEED = os.environ.get("DBCS_SCHEMATHESIS_SEED", "20261126")
 
 
 def run_schemathesis(server: ServerProcess, workdir: Path, config: str, max_examples: int, *options: str) -> FuzzRun:
@@ -138,6 +142,7 @@ def run_schemathesis(server: ServerProcess, workdir: Path, config: str, max_exam
         "--max-examples", str(max_examples),
         "--request-timeout", "15",
         "--workers", "1",
+        "--seed", SEED,
         "--report", "json", "--report-dir", str(workdir / "report"),
         *options,
     ]

@@ -298,6 +298,11 @@ def index_by_name(connections):
     return by_name
 
 
+def index_by_id(connections):
+    """Server connections by id."""
+    return dict((conn["id"], conn) for conn in connections if conn.get("id"))
+
+
 def find_one(by_name, by_id, ref, option):
     """The single server connection that `ref` (a name or an id) names; SpecError when none or several."""
     if ref in by_id:
@@ -319,7 +324,7 @@ def plan_changes(specs, server, purge=False):
     Raises SpecError (before any write) for input that cannot work against this server.
     """
     by_name = index_by_name(server)
-    by_id = dict((c["id"], c) for c in server if c.get("id"))
+    by_id = index_by_id(server)
     planned = {}  # name -> body of connections this plan creates (clone sources may be among them)
     changes = []
     for spec in _sources_first(specs):

@@ -139,7 +139,7 @@ diff:
 """
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.connection import (
-    SpecError, check_schema_name, database_names, find_one, index_by_name, schemas_in)
+    SpecError, check_schema_name, database_names, find_one, index_by_id, index_by_name, schemas_in)
 from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_client import DbcsApiError, DbcsOutcomeUnknown
 from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_module import DbcsModule
 
@@ -168,7 +168,7 @@ def main():
             raise SpecError("database must not be empty; leave it out to use the connection's own database")
 
         server = module.read_connections(set([ref]))
-        conn = find_one(index_by_name(server), dict((c["id"], c) for c in server if c.get("id")), ref, "connection")
+        conn = find_one(index_by_name(server), index_by_id(server), ref, "connection")
         conn_id, conn_name = conn["id"], conn.get("name")
         if str(conn.get("type") or "").lower() != "postgresql":
             raise SpecError("connection: '%s' is a %s connection, and schemas can only be created in PostgreSQL "

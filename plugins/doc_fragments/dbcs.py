@@ -12,7 +12,7 @@ class ModuleDocFragment(object):
 options:
   api_url:
     description:
-      - Base URL of the DBConvert Streams Connection API, including the C(/api/v1) path.
+      - Base URL of the DBConvert Streams API, including the C(/api/v1) path (the same for both dialects).
       - If not set, the value of the E(DBCS_API_URL) environment variable is used.
     type: str
     default: http://127.0.0.1:8020/api/v1
@@ -42,11 +42,25 @@ options:
         so allow a few seconds more than the database needs to answer.
     type: int
     default: 30
+  api_version:
+    description:
+      - The dialect of the API the server speaks. V(1) is the documented API of early 2025; V(2) is what
+        DBConvert Streams 2.0 and later (December 2025 onwards, 2.0 to 2.7) speak.
+      - V(auto) decides from what the server shows, feature by feature, as the vendor's own client does; the
+        declared options are the same for both dialects, so set this only to pin a dialect.
+      - If not set, the value of the E(DBCS_API_VERSION) environment variable is used.
+    type: str
+    choices: ['auto', '1', '2']
+    default: auto
 requirements:
   - requests
 notes:
-  - The modules call C(GET /user/configs) once per run before any other request, as the
-    DBConvert Streams server requires.
+  - "Each module run starts with C(GET /system/defaults) (no API key): a 2.x server answers it with its install
+    id, which is then sent as C(X-Install-ID) on every request. A server without one (v1) gets C(GET /user/configs)
+    first, as v1 servers require. With O(api_version=1) only C(GET /user/configs) is sent."
+  - "Lists are read as a bare array (v1) or as C({items: [...]}) (2.x); connections flat (v1) or under
+    C(spec.database) (2.x), and written in the form the server showed. Every C(DELETE) carries
+    C(X-Confirm-Delete: true), which 2.x servers require and v1 servers ignore."
   - Reads, updates and deletes are retried with backoff on connection errors and HTTP 502, 503
     and 504. A create is never sent twice blindly; when its outcome is unknown the module
     looks the connection up by name instead.

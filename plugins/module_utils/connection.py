@@ -14,14 +14,17 @@ dbcs_connections both plan through plan_changes.
 from __future__ import annotations
 
 import base64
+import json
 import re
 
-TYPES = ("mysql", "postgresql")
-DEFAULT_PORTS = {"mysql": 3306, "postgresql": 5432}
+from ansible_collections.dbconvert.streams.plugins.module_utils.kinds import (
+    KINDS, kind_of, is_managed, secret_paths, unsupported_fields, without_paths)
+
+TYPES = tuple(KINDS)
 SSL_MODES = ("disabled", "require", "verify-ca", "verify-full")
 SSL_FILES = ("ca", "client_cert", "client_key")
 # The fields of a connection object that a client sends; everything else the server returns is ignored.
-API_FIELDS = ("name", "type", "host", "port", "username", "password", "database", "schema", "ssl")
+API_FIELDS = ("name", "type") + tuple(sorted(set(name for kind in KINDS.values() for name in kind.field_names)))
 # Fields without which a list entry cannot be compared (the documented list is only a summary).
 DETAIL_FIELDS = ("type", "host", "port", "username", "database")
 MASK = "********"
@@ -100,8 +103,10 @@ class ConnectionSpec(object):
             raise self.error("port", "must be a whole number between 1 and 65535, got %s" % port)
         if port is not None and not 1 <= port <= 65535:
             raise self.error("port", "must be between 1 and 65535, got %s" % port)
-        if self.fields.get("type") == "mysql" and self.fields.get("schema"):
-            raise self.error("schema", "is only valid for type postgresql; remove it from this mysql connection")
+        foreign = foreign_fields(self.fields)
+        if foreign:
+            raise self.error(foreign[0], "is only valid for type %s; remove it from this %s connection" % (
+                " or ".join(kinds_with(foreign[0])), self.fields["type"]))
         for key in ("host", "username"):
             if key in self.fields and not self.fields[key].strip():
                 raise self.error(key, "must not be empty")
@@ -132,19 +137,49 @@ class ConnectionSpec(object):
                 result[key] = base64.b64encode(raw).decode("ascii")
         return result
 
-    def check_against(self, merged, creating):
-        """Validate the state the server will hold after the write; raises SpecError before any write."""
+    def check_against(self, merged, creating, nested=False):
+        """Validate the state the server will hold after the write; raises SpecError before any write.
+
+        `nested` says the server speaks the 2.x form, where some fields are optional (database) or absent.
+        """
         if creating:
-            missing = [key for key in ("type", "host", "username") if not merged.get(key)]
-            if "password" not in merged:
-                missing.append("password")
-            if merged.get("type") == "postgresql" and not merged.get("database"):
-                missing.append("database")
+            kind = kind_of(merged)
+            missing = [] if kind is not None else ["type"]
+            required = (kind.required + (() if nested else kind.required_v1)) if kind else ("host", "username", "password")
+            for key in required:
+                secret = kind.field(key).secret if kind else key == "password"
+                # A secret may be empty; the other fields must have a value.
+                if (key not in merged) if secret else not merged.get(key):
+                    missing.append(key)
             if missing:
                 raise SpecError("%sconnection '%s' does not exist yet: to create it, set %s" % (
                     self.where, self.name, ", ".join(missing)))
-        if merged.get("type") == "mysql" and merged.get("schema"):
-            raise self.error("schema", "is only valid for type postgresql; connection '%s' is mysql" % self.name)
+        foreign = foreign_fields(merged)
+        if foreign:
+            raise self.error(foreign[0], "is only valid for type %s; connection '%s' is %s" % (
+                " or ".join(kinds_with(foreign[0])), self.name, merged["type"]))
+        self.check_dialect(merged.get("type"), nested)
+
+    def check_dialect(self, kind_name, nested):
+        """Refuse declared fields that the server's dialect cannot hold (2.x connections have no schema)."""
+        for key in unsupported_fields(self.fields, kind_name, nested):
+            field = KINDS[kind_name].field(key) if kind_name in KINDS else None
+            hint = field.hint if field is not None and field.hint else "remove it"
+            raise self.error(key, "cannot be set on this server: it speaks the %s API, where a connection has no %s; %s" % (
+                "2.x" if nested else "v1", key, hint))
+
+
+def kinds_with(key):
+    """The kinds that have a field, in the table's order."""
+    return [name for name, kind in KINDS.items() if kind.field(key) is not None]
+
+
+def foreign_fields(fields):
+    """The set fields that the connection's kind does not have (schema on a MySQL connection)."""
+    kind = kind_of(fields)
+    if kind is None:
+        return []
+    return [key for key in fields if key not in ("name", "type") and fields[key] not in (None, "") and kind.field(key) is None]
 
 
 def normalise_server(obj):
@@ -180,8 +215,11 @@ def normalise_ssl(ssl):
 
 
 def has_details(obj):
-    """True when a list entry carries every field a comparison needs (a full object, not a summary)."""
-    return all(key in obj for key in DETAIL_FIELDS)
+    """True when a list entry carries every field a comparison needs (a full object, not a summary).
+
+    A connection of a kind the collection does not manage is never compared, so its entry is enough.
+    """
+    return not is_managed(obj) or all(key in obj for key in DETAIL_FIELDS)
 
 
 class Change(object):
@@ -241,10 +279,10 @@ def compare(spec, current):
     changed = []
     secrets = set()
     for key, wanted in spec.fields.items():
-        if key == "password":
-            if spec.update_password == "always" and current.get("password") != wanted:
+        if is_secret_field(current, key):
+            if spec.update_password == "always" and current.get(key) != wanted:
                 changed.append(key)
-                secrets.add("password")
+                secrets.add(key)
         elif key == "ssl":
             have = normalise_ssl(current.get("ssl")) or {"mode": "disabled"}
             want = normalise_ssl(wanted) or {"mode": "disabled"}
@@ -272,7 +310,7 @@ def build_body(spec, base):
     """
     body = dict((k, v) for k, v in base.items() if k in API_FIELDS)
     for key, wanted in spec.fields.items():
-        if key == "password" and spec.update_password == "on_create" and "password" in base:
+        if spec.update_password == "on_create" and key in base and is_secret_field(base, key):
             continue
         if key == "ssl" and spec.update_password == "on_create":
             carried = (base.get("ssl") or {}).get("client_key")
@@ -283,11 +321,19 @@ def build_body(spec, base):
             continue
         body[key] = wanted
     body["name"] = spec.name
-    if "port" not in body and body.get("type") in DEFAULT_PORTS:
-        body["port"] = DEFAULT_PORTS[body["type"]]
+    kind = kind_of(body)
+    if "port" not in body and kind is not None and kind.default_port:
+        body["port"] = kind.default_port
     if "database" not in body and body.get("type") == "mysql":
-        body["database"] = ""
+        body["database"] = ""  # v1 requires the field; the vendor's web client sends it empty for MySQL
     return body
+
+
+def is_secret_field(conn, key):
+    """True when `key` is a secret scalar field of the connection's kind (password)."""
+    kind = kind_of(conn)
+    field = kind.field(key) if kind is not None else None
+    return field.secret if field is not None else key == "password"
 
 
 def index_by_name(connections):
@@ -316,12 +362,14 @@ def find_one(by_name, by_id, ref, option):
     return matches[0]
 
 
-def plan_changes(specs, server, purge=False):
+def plan_changes(specs, server, purge=False, nested=False):
     """Plan the changes that make the server hold the declared specs.
 
-    `server` is the list of the server's connections, each with every field the comparison needs
-    (see has_details). Returns Change objects: declared connections in input order, then purges.
-    Raises SpecError (before any write) for input that cannot work against this server.
+    `server` is the list of the server's connections (flat form), each with every field the comparison
+    needs (see has_details); `nested` says the server speaks the 2.x form. Returns Change objects:
+    declared connections in input order, then purges. Raises SpecError (before any write) for input
+    that cannot work against this server. A connection of a kind the collection does not manage can be
+    deleted (by state absent or purge) but is never updated or cloned.
     """
     by_name = index_by_name(server)
     by_id = index_by_id(server)
@@ -336,11 +384,16 @@ def plan_changes(specs, server, purge=False):
         if spec.state == "absent":
             changes.append(Change("delete" if current else "none", spec.name, spec, current))
             continue
+        if current is not None and not is_managed(current):
+            raise spec.error("name", "'%s' is a %s connection on the server, which this collection does not manage: "
+                                     "change it in DBConvert Streams, or delete it first (state: absent)" % (
+                                         spec.name, current.get("type")))
         if current is not None:
             changed, secrets = compare(spec, current)
             body = build_body(spec, current) if changed else None
+            spec.check_dialect(current.get("type"), nested)
             if body is not None:
-                spec.check_against(body, creating=False)
+                spec.check_against(body, creating=False, nested=nested)
                 if "password" not in body:
                     raise spec.error("password", "is needed to update connection '%s': the server does not return "
                                                  "passwords and every update must send one" % spec.name)
@@ -358,11 +411,14 @@ def plan_changes(specs, server, purge=False):
                 source = dict(planned[spec.clone_from])
             else:
                 source = _comparable(find_one(by_name, by_id, spec.clone_from, "%sclone_from" % spec.where))
+                if not is_managed(source):
+                    raise spec.error("clone_from", "'%s' is a %s connection, which this collection does not manage, "
+                                                   "so it cannot be cloned" % (spec.clone_from, source.get("type")))
             if "password" not in source and "password" not in spec.fields:
                 raise spec.error("password", "is needed to clone '%s': the server does not return its password, "
                                              "and the copy must be saved with one" % spec.clone_from)
         body = build_body(spec, source or {})
-        spec.check_against(body, creating=True)
+        spec.check_against(body, creating=True, nested=nested)
         change = Change("clone" if source else "create", spec.name, spec, None, body, sorted(body),
                         [key for key in ("password",) if key in body])
         change.source = source
@@ -400,15 +456,13 @@ def _comparable(conn):
 
 
 def strip_secrets(obj):
-    """A copy of a connection (or a list of them) without its password and ssl client key."""
+    """A copy of a connection (or a list of them) without its secrets (password, ssl client key, and any
+    secret of a kind the collection does not manage)."""
     if isinstance(obj, list):
         return [strip_secrets(item) for item in obj]
     if not isinstance(obj, dict):
         return obj
-    result = dict((k, v) for k, v in obj.items() if k != "password")
-    if isinstance(result.get("ssl"), dict):
-        result["ssl"] = dict((k, v) for k, v in result["ssl"].items() if k != "client_key")
-    return result
+    return without_paths(obj, secret_paths(obj))
 
 
 def redact(value, secrets=()):
@@ -427,28 +481,51 @@ def redact(value, secrets=()):
 
 
 def secret_values(obj):
-    """The secret strings a connection object carries (password, ssl client key and its decoded PEM)."""
+    """The secret strings a connection object carries (password, ssl client key and its decoded PEM, and
+    every secret of a kind the collection does not manage)."""
     values = []
-    if isinstance(obj, dict):
-        if obj.get("password"):
-            values.append(obj["password"])
-        key = (obj.get("ssl") or {}).get("client_key") if isinstance(obj.get("ssl"), dict) else None
-        if key:
-            values.append(key)
+    if not isinstance(obj, dict):
+        return values
+    found = [_at(obj, path) for path in secret_paths(obj)]
+    for value in _strings(found):
+        values.append(value)
+        if value.startswith("LS0t"):  # base64 of "-----BEGIN": a PEM key as the API carries it
             try:
-                values.append(base64.b64decode(key).decode("utf-8"))
+                values.append(base64.b64decode(value).decode("utf-8"))
             except (ValueError, UnicodeDecodeError):
                 pass
     return values
 
 
+def _at(obj, path):
+    for key in path:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
+
+
+def _strings(value):
+    """Every non-empty string in a nested structure."""
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
 def diff_view(conn, changed_secrets=()):
     """The fields of a connection that a diff shows, secrets as a mask (marked when they are sent changed)."""
-    view = dict((k, conn[k]) for k in API_FIELDS if k in conn and k != "password")
-    if "password" in conn:
-        view["password"] = MASK_CHANGED if "password" in changed_secrets else MASK
-    if isinstance(view.get("ssl"), dict) and view["ssl"].get("client_key"):
-        view["ssl"] = dict(view["ssl"], client_key=MASK_CHANGED if "ssl.client_key" in changed_secrets else MASK)
+    view = dict((k, conn[k]) for k in API_FIELDS if k in conn)
+    for path in secret_paths(conn):
+        value = _at(conn, path)
+        if value is None or (value == "" and len(path) > 1):
+            continue  # an empty password is still a password; an empty ssl client key is none
+        mask = MASK_CHANGED if ".".join(path) in changed_secrets else MASK
+        if len(path) == 1:
+            view[path[0]] = mask
+        elif isinstance(view.get(path[0]), dict):
+            view[path[0]] = dict(view[path[0]], **{path[1]: mask})
     return view
 
 
@@ -491,31 +568,96 @@ def select_connections(server, name=None, conn_id=None, conn_type=None):
 
 def info_view(conn):
     """A connection as dbcs_connection_info returns it: every field the server gave, the type in lower
-    case (as dbcs_connection takes it), no password and no ssl client key."""
+    case (as dbcs_connection takes it), no secret, and `declared` (see declared_view)."""
     view = strip_secrets(conn)
     if view.get("type") is not None:
         view["type"] = str(view["type"]).lower()
+    view["declared"] = declared_view(conn)
     return view
+
+
+def vault_placeholder(name, path):
+    """What export writes for a secret: a vault variable per secret option, keyed by connection name
+    (vault_dbcs_passwords["shop"], vault_dbcs_ssl_client_keys["shop"])."""
+    return '{{ vault_dbcs_%ss[%s] }}' % ("_".join(path), json.dumps(name, ensure_ascii=False))
+
+
+def declared_view(conn):
+    """The options of dbcs_connection that make a server hold this connection as it is: what export writes.
+
+    Only fields with a value; certificates as PEM text (as the options take them); each secret the connection
+    holds as a vault placeholder (vault_placeholder). None for a connection of a kind the collection does not
+    manage: it cannot be declared.
+    """
+    kind = kind_of(conn)
+    if kind is None:
+        return None
+    current = normalise_server(strip_secrets(conn))
+    declared = dict(name=conn.get("name"), type=kind.name)
+    for key in kind.field_names:
+        value = current.get(key)
+        if key == "ssl" and value:
+            value = dict((k, base64.b64decode(v).decode("utf-8") if k in SSL_FILES else v) for k, v in value.items())
+        if value not in (None, ""):
+            declared[key] = value
+    for path in secret_paths(conn):
+        holder = declared
+        for part in path[:-1]:
+            holder = holder.get(part) if isinstance(holder.get(part), dict) else None
+            if holder is None:
+                break
+        # The password is declared even when the server hides it (every connection has one); an ssl client
+        # key only with the client certificate it belongs to.
+        if holder is not None and (path == ("password",) or (path[-1] == "client_key" and holder.get("client_cert"))):
+            holder[path[-1]] = vault_placeholder(conn.get("name"), path)
+    return declared
 
 
 # -- PostgreSQL schemas: dbcs_schema -------------------------------------------------------------------
 
-SCHEMA_NAME_MAX_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1; longer names would be truncated, so they are refused
+PG_NAME_MAX_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1; longer names would be truncated, so they are refused
+MYSQL_NAME_MAX_CHARACTERS = 64
+
+
+def _check_identifier(name, option, what):
+    """What every database and schema name must be: not empty, no NUL."""
+    if name is None or not name.strip():
+        raise SpecError("%s must not be empty: give the name of the %s to create" % (option, what))
+    if "\x00" in name:
+        raise SpecError("%s must not contain a NUL character" % option)
+
+
+def _check_pg_length(name, option):
+    size = len(name.encode("utf-8"))
+    if size > PG_NAME_MAX_BYTES:
+        raise SpecError("%s must be at most %d bytes in UTF-8 (PostgreSQL truncates longer names), got %d bytes: %r" % (
+            option, PG_NAME_MAX_BYTES, size, name))
 
 
 def check_schema_name(name, option="name"):
     """Refuse, before any request, a schema name PostgreSQL would reject, truncate or hide from the list."""
-    if name is None or not name.strip():
-        raise SpecError("%s must not be empty: give the name of the PostgreSQL schema to create" % option)
-    if "\x00" in name:
-        raise SpecError("%s must not contain a NUL character" % option)
-    size = len(name.encode("utf-8"))
-    if size > SCHEMA_NAME_MAX_BYTES:
-        raise SpecError("%s must be at most %d bytes in UTF-8 (PostgreSQL truncates longer names), got %d bytes: %r" % (
-            option, SCHEMA_NAME_MAX_BYTES, size, name))
+    _check_identifier(name, option, "PostgreSQL schema")
+    _check_pg_length(name, option)
     if name.startswith("pg_") or name == "information_schema":
         raise SpecError("%s %r is reserved for PostgreSQL's system schemas (names starting with pg_, and "
                         "information_schema); choose another name" % (option, name))
+
+
+def check_database_name(name, option="name", conn_type=None):
+    """Refuse, before any write, a database name the connection's database server would reject or truncate
+    (the type's own rules once the connection's type is known)."""
+    _check_identifier(name, option, "database")
+    if conn_type == "postgresql":
+        _check_pg_length(name, option)
+    elif conn_type == "mysql":
+        if len(name) > MYSQL_NAME_MAX_CHARACTERS:
+            raise SpecError("%s must be at most %d characters for MySQL, got %d: %r" % (
+                option, MYSQL_NAME_MAX_CHARACTERS, len(name), name))
+        if name != name.rstrip(" "):
+            raise SpecError("%s must not end with a space: MySQL refuses such names, got %r" % (option, name))
+        if any(ord(char) > 0xFFFF for char in name):
+            raise SpecError("%s must not contain characters outside the Basic Multilingual Plane (such as emoji): MySQL "
+                            "refuses them in names, got %r" % (option, name))
 
 
 def schemas_in(databases, database):

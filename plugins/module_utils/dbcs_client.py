@@ -2,13 +2,20 @@
 # Copyright: dbconvert.streams contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The one HTTP client of the DBConvert Streams Connection API.
+"""The one HTTP client of the DBConvert Streams API.
 
 Every request of every module goes through DbcsClient.call(): one requests session per module run,
-the X-API-Key header, GET /user/configs once before anything else, retries that know which requests
+the X-API-Key header, the session start once before anything else, retries that know which requests
 are safe to repeat, and every failure turned into one DbcsApiError whose message says what was being
-done, the HTTP status and the server's own error text. The client knows URLs and HTTP, not the
-connection model (that is module_utils/connection.py).
+done, the HTTP status and the server's own error text.
+
+The client speaks both dialects of the API and decides per feature, from what the server shows:
+an install id from GET /system/defaults (then sent as X-Install-ID on every call), lists as a bare
+array or as {"items": [...]}, connections flat (v1) or under `spec` (2.x), the 2.x paths for tables
+and schemas (falling back to the v1 path on a 404), and X-Confirm-Delete on every delete. What it
+returns and takes is always the flat form (module_utils/kinds.py holds the mapping), so nothing
+above it knows which dialect the server speaks. It knows URLs and HTTP, not the connection model
+(that is module_utils/connection.py).
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ import threading
 import time
 import traceback
 from html import unescape as html_unescape
+from urllib.parse import quote
+
+from ansible_collections.dbconvert.streams.plugins.module_utils.kinds import from_wire, is_nested, to_wire
 
 try:
     import requests
@@ -37,6 +47,8 @@ RETRY_STATUSES = frozenset((502, 503, 504))
 # For reads that make the server log in to the database, a 503 is the database's answer, not a fault.
 DATABASE_READ_RETRY_STATUSES = frozenset((502, 504))
 SESSION_PATH = "/user/configs"
+DEFAULTS_PATH = "/system/defaults"
+API_VERSIONS = ("auto", "1", "2")
 # Statuses after which a create may or may not have happened on the server.
 UNKNOWN_OUTCOME_STATUSES = frozenset((500, 502, 503, 504))
 
@@ -107,14 +119,19 @@ class DbcsClient(object):
     """One session to one DBConvert Streams server, for one module run."""
 
     def __init__(self, api_url, api_key, validate_certs=True, ca_path=None, timeout=30,
-                 retries=4, backoff=0.5, read_only=False, pool_size=10):
+                 retries=4, backoff=0.5, read_only=False, pool_size=10, api_version="auto"):
         if not HAS_REQUESTS:
             raise RuntimeError("the requests library is required")
+        if api_version not in API_VERSIONS:
+            raise ValueError("api_version must be one of %s" % ", ".join(API_VERSIONS))
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.read_only = read_only
+        self.api_version = api_version
+        self.install_id = None      # the server's install id (2.x), once the session has started
+        self._nested_seen = None    # whether the listed connections were in the 2.x form (None: none listed)
         self._session_started = False
         self._session_lock = threading.Lock()
         self.session = requests.Session()
@@ -133,14 +150,58 @@ class DbcsClient(object):
     # -- transport ---------------------------------------------------------------------------------
 
     def start_session(self):
-        """GET /user/configs, once per client: the server loads the key owner's connections on it."""
+        """Once per client: learn the install id of a 2.x server, or start a v1 session.
+
+        GET /system/defaults (no API key) gives a 2.x server's install id, sent as X-Install-ID from then
+        on. A server without it (v1, or a 2.x build before the install id) gets GET /user/configs, on which
+        a v1 server loads the key owner's connections; a 2.x server needs no session start.
+        """
         with self._session_lock:
-            if not self._session_started:
+            if self._session_started:
+                return
+            if self.api_version != "1":
+                self.install_id = self._install_id()
+                if self.install_id:
+                    self.session.headers["X-Install-ID"] = self.install_id
+            if not self.install_id:
                 self._request("GET", SESSION_PATH, "start an API session (GET /user/configs)")
-                self._session_started = True
+            self._session_started = True
+
+    def _install_id(self):
+        """The install id GET /system/defaults answers, or None (a 404 or an answer that is not JSON)."""
+        try:
+            body = self._request("GET", DEFAULTS_PATH, "start an API session (GET /system/defaults)",
+                                 expect=(200,), headers={"X-API-Key": None})
+        except DbcsApiError as exc:
+            # A 2.x server answers this route, without auth, with JSON; anything else is a server without one.
+            if exc.status in (400, 401, 403, 404, 405) or (exc.status == 200 and exc.error.endswith("not JSON")):
+                return None
+            raise
+        install_id = body.get("installId") if isinstance(body, dict) else None
+        return install_id if isinstance(install_id, str) and install_id else None
+
+    @property
+    def nested(self):
+        """Whether connections are written in the 2.x form (`spec`): pinned by api_version, else as the server
+        showed them (any listed connection in that form; an empty server with an install id)."""
+        if self.api_version != "auto":
+            return self.api_version == "2"
+        if self._nested_seen is not None:
+            return self._nested_seen
+        return bool(self.install_id)
+
+    @property
+    def nested_known(self):
+        """Whether `nested` is settled before any connection is listed (pinned, or a 2.x install id)."""
+        return self.api_version != "auto" or bool(self.install_id)
+
+    @property
+    def v2_paths(self):
+        """Whether to use the 2.x paths for tables and schemas (falling back to the v1 path on a 404)."""
+        return self.api_version == "2" or (self.api_version == "auto" and (bool(self.install_id) or bool(self._nested_seen)))
 
     def call(self, method, path, action, json=None, data=None, params=None, expect=(200, 201, 204),
-             repeatable=None, retry_statuses=RETRY_STATUSES):
+             repeatable=None, retry_statuses=RETRY_STATUSES, headers=None):
         """Send one API request and return its decoded JSON body (None when empty).
 
         `expect` lists the statuses that are answers rather than failures (a failed ping's 503 is one).
@@ -149,21 +210,26 @@ class DbcsClient(object):
         """
         self.start_session()
         return self._request(method, path, action, json=json, data=data, params=params,
-                             expect=expect, repeatable=repeatable, retry_statuses=retry_statuses)
+                             expect=expect, repeatable=repeatable, retry_statuses=retry_statuses, headers=headers)
 
     def _request(self, method, path, action, json=None, data=None, params=None,
-                 expect=(200, 201, 204), repeatable=None, retry_statuses=RETRY_STATUSES):
+                 expect=(200, 201, 204), repeatable=None, retry_statuses=RETRY_STATUSES, headers=None):
         if self.read_only and method in WRITE_METHODS:
             raise DbcsCheckModeWrite("check mode: refusing to send %s %s" % (method, path))
         if repeatable is None:
             repeatable = method in REPEATABLE_METHODS
         url = self.api_url + path
+        headers = dict(headers or {})
+        if data is not None:
+            headers["Content-Type"] = "text/plain; charset=utf-8"
+            data = data.encode("utf-8") if isinstance(data, str) else data
+        if method == "DELETE":
+            headers["X-Confirm-Delete"] = "true"  # 2.x deletes nothing without it; v1 ignores it
         attempt = 0
         while True:
             try:
                 response = self.session.request(method, url, json=json, data=data, params=params,
-                                                timeout=self.timeout, verify=self.verify,
-                                                headers={"Content-Type": "text/plain"} if data is not None else None)
+                                                timeout=self.timeout, verify=self.verify, headers=headers or None)
             except requests.exceptions.SSLError as exc:
                 error, hint = _tls_failure(exc, self.api_url)
                 raise DbcsApiError(action, error=error, hint=hint)
@@ -224,32 +290,60 @@ class DbcsClient(object):
         error_class = DbcsOutcomeUnknown if (method == "POST" and status in UNKNOWN_OUTCOME_STATUSES) else DbcsApiError
         return error_class(action, status, _error_text(response), hint)
 
-    # -- the Connection API --------------------------------------------------------------------------
+    # -- connections -------------------------------------------------------------------------------
 
     def list_connections(self):
-        body = self.call("GET", "/connections", "list connections")
-        return body if isinstance(body, list) else []
+        """Every connection of the key, in the flat form: a bare array (v1) or {"items": [...]} (2.x), all pages.
+
+        An answer that is neither is an error, never an empty list: a module that saw no connections would
+        create duplicates, and purge would delete nothing while reporting success.
+        """
+        action = "list connections"
+        items, total = self._page(self.call("GET", "/connections", action), action)
+        while total is not None and len(items) < total:
+            more, _total = self._page(self.call("GET", "/connections", action, params={"offset": len(items)}), action)
+            known = set(item.get("id") for item in items)
+            more = [item for item in more if item.get("id") not in known]
+            if not more:
+                raise DbcsApiError(action, error="the server listed %d of the %d connections it counts, and no more "
+                                                 "with ?offset=" % (len(items), total))
+            items.extend(more)
+        if items:
+            self._nested_seen = any(is_nested(item) for item in items)
+        return [from_wire(item) for item in items]
+
+    def _page(self, body, action):
+        if isinstance(body, list):
+            return [item for item in body if isinstance(item, dict)], None
+        if isinstance(body, dict) and isinstance(body.get("items"), list):
+            total = body.get("total")
+            return ([item for item in body["items"] if isinstance(item, dict)],
+                    total if isinstance(total, int) and not isinstance(total, bool) else None)
+        raise DbcsApiError(action, error="the answer is neither a list of connections nor {\"items\": [...]}",
+                           hint="Check that api_url is the API base URL, e.g. http://HOST:8020/api/v1")
 
     def get_connection(self, conn_id, missing_ok=False):
         try:
-            return self.call("GET", "/connections/%s" % conn_id, "read connection %s" % conn_id, expect=(200,))
+            return from_wire(self.call("GET", "/connections/%s" % conn_id, "read connection %s" % conn_id, expect=(200,)))
         except DbcsApiError as exc:
             if missing_ok and exc.status == 404:
                 return None
             raise
 
     def create_connection(self, body):
-        """POST a new connection and return its id.
+        """POST a new connection (`body` in the flat form) and return its id.
 
         A POST is never repeated blindly: when its outcome is unknown, the name is looked up, and
         the POST is sent again only if the server has no connection of that name. A re-sent POST
         that meets a 409 finds its first attempt landed after all, and takes that connection.
         """
         action = "create connection '%s'" % body.get("name")
+        self.start_session()  # the dialect is known from here on
+        wire = to_wire(body, self.nested)
         attempt = 0
         while True:
             try:
-                return _id_of(self.call("POST", "/connections", action, json=body), action)
+                return _id_of(self.call("POST", "/connections", action, json=wire), action)
             except DbcsOutcomeUnknown as unknown:
                 found = self._read_back(body.get("name"), unknown)
                 if len(found) == 1:
@@ -280,42 +374,101 @@ class DbcsClient(object):
         return [conn.get("id") for conn in self.list_connections() if conn.get("name") == name]
 
     def update_connection(self, conn_id, body):
-        self.call("PUT", "/connections/%s" % conn_id, "update connection '%s' (%s)" % (body.get("name"), conn_id), json=body)
+        """PUT the whole connection (`body` in the flat form)."""
+        self.start_session()
+        self.call("PUT", "/connections/%s" % conn_id, "update connection '%s' (%s)" % (body.get("name"), conn_id),
+                  json=to_wire(body, self.nested))
 
     def delete_connection(self, conn_id, name=None):
         """DELETE a connection; a 404 (already gone, e.g. deleted by an earlier attempt) is not a failure."""
-        action = "delete connection '%s' (%s)" % (name, conn_id) if name else "delete connection %s" % conn_id
-        self.call("DELETE", "/connections/%s" % conn_id, action, expect=(200, 202, 204, 404))
+        self.call("DELETE", "/connections/%s" % conn_id, _about("delete connection", conn_id, name), expect=(200, 202, 204, 404))
 
     def clone_connection(self, conn_id, name=None):
-        action = "clone connection '%s' (%s)" % (name, conn_id) if name else "clone connection %s" % conn_id
+        action = _about("clone connection", conn_id, name)
         answer = self.call("PUT", "/connections/%s/clone" % conn_id, action, repeatable=False)
         return _id_of(answer, action)
 
     def ping_connection(self, conn_id, name=None):
         """Test a connection; return (ok, error). A failed test (503) is a result, never retried."""
-        action = "test connection '%s' (%s)" % (name, conn_id) if name else "test connection %s" % conn_id
-        body = self.call("POST", "/connections/%s/ping" % conn_id, action, expect=(200, 503))
+        body = self.call("POST", "/connections/%s/ping" % conn_id, _about("test connection", conn_id, name), expect=(200, 503))
         body = body if isinstance(body, dict) else {}
         if body.get("ping") == "ok":
             return True, None
         return False, str(body.get("error") or body.get("ping") or "the server reported the test as failed")
 
-    # These two make the server log in to the database; their 503 is the database's answer (down, login
-    # refused), as a failed ping's is, so it is not retried: repeating failed logins can lock an account.
-    # A gateway's 502 or 504 still is.
-    def list_databases(self, conn_id, name=None):
-        action = "list databases of connection '%s' (%s)" % (name, conn_id) if name else "list databases of connection %s" % conn_id
-        return self.call("GET", "/connections/%s/databases" % conn_id, action, retry_statuses=DATABASE_READ_RETRY_STATUSES) or []
+    # -- what the server reads and creates in a connection's database server ---------------------------
+    # Listing databases and tables makes the server log in to the database; their 503 is the database's
+    # answer (down, login refused), as a failed ping's is, so it is not retried: repeating failed logins can
+    # lock an account. A gateway's 502 or 504 still is.
 
-    def list_tables(self, conn_id, name=None):
-        action = "list tables of connection '%s' (%s)" % (name, conn_id) if name else "list tables of connection %s" % conn_id
-        return self.call("GET", "/connections/%s/tables" % conn_id, action, retry_statuses=DATABASE_READ_RETRY_STATUSES) or []
+    def list_databases(self, conn_id, name=None):
+        """[{name, schemas: [names]}] of the databases the connection's user sees, system ones left out.
+
+        2.x servers list system databases and schemas too, flagged isSystem, and schemas as objects; both
+        dialects come out in the v1 shape.
+        """
+        body = self.call("GET", "/connections/%s/databases" % conn_id, _about("list databases of connection", conn_id, name),
+                         retry_statuses=DATABASE_READ_RETRY_STATUSES) or []
+        databases = []
+        for entry in body if isinstance(body, list) else []:
+            if not isinstance(entry, dict) or entry.get("isSystem"):
+                continue
+            item = {"name": entry.get("name")}
+            if entry.get("schemas") is not None:
+                item["schemas"] = [schema if isinstance(schema, str) else schema.get("name")
+                                   for schema in entry["schemas"]
+                                   if isinstance(schema, str) or (isinstance(schema, dict) and not schema.get("isSystem"))]
+            databases.append(item)
+        return databases
+
+    def list_tables(self, conn_id, name=None, database=None):
+        """The tables of `database` (2.x path) or of the connection's own database (v1 path)."""
+        action = _about("list tables of connection", conn_id, name)
+        self.start_session()
+        v1_path = "/connections/%s/tables" % conn_id
+        if database and self.v2_paths:
+            return self._v2_or_v1(
+                lambda: self.call("GET", "/connections/%s/databases/%s/tables" % (conn_id, _segment(database)), action,
+                                  retry_statuses=DATABASE_READ_RETRY_STATUSES),
+                lambda: self.call("GET", v1_path, action, retry_statuses=DATABASE_READ_RETRY_STATUSES)) or []
+        return self.call("GET", v1_path, action, retry_statuses=DATABASE_READ_RETRY_STATUSES) or []
 
     def create_schema(self, conn_id, database, name):
-        self.call("POST", "/connections/%s/schemas" % conn_id,
-                  "create schema '%s' in database '%s' of connection %s" % (name, database, conn_id),
-                  json=name, params={"database": database} if database else None)
+        action = "create schema '%s' in database '%s' of connection %s" % (name, database, conn_id)
+        self.start_session()
+
+        def v1():
+            return self.call("POST", "/connections/%s/schemas" % conn_id, action, json=name,
+                             params={"database": database} if database else None)
+        if database and self.v2_paths:
+            return self._v2_or_v1(
+                lambda: self.call("POST", "/connections/%s/databases/%s/schemas" % (conn_id, _segment(database)),
+                                  action, data=name), v1)
+        return v1()
+
+    def create_database(self, conn_id, name, conn_name=None):
+        """POST /connections/{id}/databases with the name as text/plain (both dialects)."""
+        self.call("POST", "/connections/%s/databases" % conn_id,
+                  "create database '%s' in %s" % (name, _about("connection", conn_id, conn_name)), data=name)
+
+    def _v2_or_v1(self, v2, v1):
+        """The 2.x request; on a 404 (a server that has only the v1 path), the v1 one."""
+        try:
+            return v2()
+        except DbcsApiError as exc:
+            if exc.status != 404:
+                raise
+            return v1()
+
+
+def _about(what, conn_id, name=None):
+    """'test connection 'shop' (conn_...)', or with the id alone when the name is not known."""
+    return "%s '%s' (%s)" % (what, name, conn_id) if name else "%s %s" % (what, conn_id)
+
+
+def _segment(value):
+    """A path segment: every character that is not unreserved is percent-encoded (a database named a/b)."""
+    return quote(value, safe="")
 
 
 def _id_of(answer, action):

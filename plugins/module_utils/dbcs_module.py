@@ -19,9 +19,10 @@ from urllib.parse import urlparse
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_client import (
-    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, DbcsApiError, DbcsClient)
+    API_VERSIONS, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, DbcsApiError, DbcsClient, DbcsOutcomeUnknown)
 from ansible_collections.dbconvert.streams.plugins.module_utils.connection import (
-    SpecError, has_details, plan_changes, redact, secret_values)
+    SpecError, find_one, has_details, index_by_id, index_by_name, plan_changes, redact, secret_values)
+from ansible_collections.dbconvert.streams.plugins.module_utils.kinds import KINDS
 
 DEFAULT_API_URL = "http://127.0.0.1:8020/api/v1"
 
@@ -34,6 +35,7 @@ def dbcs_argument_spec():
         validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["DBCS_VALIDATE_CERTS"])),
         ca_path=dict(type="path", fallback=(env_fallback, ["DBCS_CA_PATH"])),
         timeout=dict(type="int", default=30),
+        api_version=dict(type="str", default="auto", choices=list(API_VERSIONS), fallback=(env_fallback, ["DBCS_API_VERSION"])),
     )
 
 
@@ -92,7 +94,7 @@ class DbcsModule(AnsibleModule):
             p = self.params
             self._client = DbcsClient(p["api_url"], p["api_key"], validate_certs=p["validate_certs"],
                                       ca_path=p["ca_path"], timeout=p["timeout"], read_only=self.check_mode,
-                                      pool_size=max(p.get("parallel") or 1, 1))
+                                      pool_size=max(p.get("parallel") or 1, 1), api_version=p["api_version"])
         return self._client
 
     def learn_secrets(self, connections):
@@ -134,6 +136,17 @@ class DbcsModule(AnsibleModule):
         self.learn_secrets(server)
         return server
 
+    def database_connection(self, ref, option="connection", what="this"):
+        """The one MySQL or PostgreSQL connection that `ref` (a name or an id) names, read once."""
+        if not ref or not ref.strip():
+            raise SpecError("%s must not be empty: give the name or id of a connection" % option)
+        server = self.read_connections(set([ref]))
+        conn = find_one(index_by_name(server), index_by_id(server), ref, option)
+        if str(conn.get("type") or "").lower() not in KINDS:
+            raise SpecError("%s: '%s' is a %s connection, and %s needs a MySQL or PostgreSQL connection" % (
+                option, conn.get("name"), conn.get("type"), what))
+        return conn
+
     def map(self, func, items):
         """func over items with at most `parallel` requests in flight; results in input order."""
         items = list(items)
@@ -151,8 +164,14 @@ class DbcsModule(AnsibleModule):
         returned as if it had been carried out.
         """
         refs = set(spec.name for spec in specs) | set(spec.clone_from for spec in specs if spec.clone_from)
+        client = self.client
+        if client.api_version != "auto":
+            self.check_dialect(specs)  # pinned: known before any request
+        client.start_session()
+        if client.nested_known:
+            self.check_dialect(specs)  # a 2.x install id: known before the connections are read
         server = self.read_connections(refs)
-        changes = plan_changes(specs, server, purge=purge)
+        changes = plan_changes(specs, server, purge=purge, nested=client.nested)
         failures = []
         if not self.check_mode:
             created = {}
@@ -177,6 +196,12 @@ class DbcsModule(AnsibleModule):
                     failures.append(dict(name=change.name, action="verify", msg=redact(
                         "The test of connection '%s' failed: %s" % (change.name, error), self.known_secrets)))
         return changes, failures
+
+    def check_dialect(self, specs):
+        """Refuse declared fields the server's dialect cannot hold, as early as the dialect is known."""
+        for spec in specs:
+            if spec.state != "absent":
+                spec.check_dialect(spec.fields.get("type"), self.client.nested)
 
     def _apply(self, change, created):
         client = self.client
@@ -203,6 +228,24 @@ class DbcsModule(AnsibleModule):
                     pass
                 raise
             change.conn_id = new_id
+
+
+def create_and_confirm(create, listed, what):
+    """Send a create, then read back: only what the server lists counts as created.
+
+    A 409 (created meanwhile by someone else) or a create whose outcome is unknown is settled by that read
+    too: the create's error is raised only when the read does not find what it was to create.
+    """
+    failure = None
+    try:
+        create()
+    except DbcsApiError as exc:
+        if exc.status != 409 and not isinstance(exc, DbcsOutcomeUnknown):
+            raise
+        failure = exc
+    if not listed():
+        raise failure or DbcsApiError("confirm %s" % what, error="the server answered the create with success, "
+                                                                 "but does not list it afterwards")
 
 
 def change_summary(changes):

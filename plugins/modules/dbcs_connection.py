@@ -72,12 +72,15 @@ options:
     type: str
   database:
     description:
-      - Database to connect to. Required to create a PostgreSQL connection; optional for MySQL
-        (the server stores an empty string).
+      - Database to connect to. Required to create a PostgreSQL connection on a v1 server; optional for MySQL
+        (a v1 server stores an empty string) and on 2.x servers.
     type: str
   schema:
     description:
       - PostgreSQL schema the connection works in. Only valid for O(type=postgresql).
+      - Only on servers of the v1 dialect. On 2.x servers a connection has no schema (2.x chooses the schema
+        per stream); setting it there fails before any change. Use M(dbconvert.streams.dbcs_schema) to create
+        the schema.
     type: str
   ssl:
     description:
@@ -166,7 +169,6 @@ EXAMPLES = r"""
         username: streams
         password: "{{ vault_warehouse_password }}"
         database: analytics
-        schema: sales
         verify: true
 
     - name: Declare the MySQL source, keeping a password that is rotated elsewhere
@@ -217,7 +219,6 @@ connection:
     port: 5432
     username: streams
     database: analytics
-    schema: sales
 id:
   description: Id of the connection (of the deleted one after a delete). Null when it does not exist, and for a create in check mode.
   returned: success

@@ -46,17 +46,19 @@ options:
     type: str
   type:
     description:
-      - Return only connections of this database type (compared case-insensitively with the server's).
+      - Return only connections of this type (compared case-insensitively with the server's).
+      - V(files), V(s3) and V(snowflake) connections exist on 2.x servers; this collection reads them (without
+        their secrets) and can delete them, but does not create or change them.
     type: str
-    choices: [mysql, postgresql]
+    choices: [mysql, postgresql, files, s3, snowflake]
   gather:
     description:
       - What to read for each returned connection, besides the connection itself. Each of these makes
         the server connect to the connection's database.
       - V(databases) adds RV(connections[].databases), the databases the connection's user sees (with
         their schemas for PostgreSQL).
-      - V(tables) adds RV(connections[].tables), the tables of the connection's database. A MySQL connection
-        without a database has none to list, so its list is empty.
+      - V(tables) adds RV(connections[].tables), the tables of the connection's database. A MySQL or PostgreSQL
+        connection without a database has none to list, so its list is empty.
       - V(ping) tests the connection and adds RV(connections[].ping). A failed test is a result, not a failure
         of the task. In check mode the test is not run.
       - When the server cannot read the databases or tables of a connection (for example because its database
@@ -129,6 +131,11 @@ connections:
       when none is selected.
     - Each is the connection as the server holds it, with every field the server returns, the type in lower
       case, and without its password and SSL client key.
+    - The same shape whichever dialect the server speaks; a 2.x server's C(spec.database) fields come out as
+      RV(connections[].host), RV(connections[].port) and so on.
+    - A connection of a kind this collection does not manage (V(files), V(s3), V(snowflake)) comes with its
+      C(spec) as the server sent it, without any secret in it (keys such as C(password), C(secretKey),
+      C(sessionToken) are removed).
   returned: success
   type: list
   elements: dict
@@ -144,29 +151,29 @@ connections:
       returned: always
       sample: warehouse
     type:
-      description: Database type, V(mysql) or V(postgresql).
+      description: Connection type, V(mysql) or V(postgresql) (or, on 2.x servers, V(files), V(s3), V(snowflake)).
       type: str
       returned: always
       sample: postgresql
     host:
       description: Host of the database server.
       type: str
-      returned: always
+      returned: for MySQL and PostgreSQL connections
       sample: pg.example.com
     port:
       description: Port of the database server.
       type: int
-      returned: always
+      returned: for MySQL and PostgreSQL connections
       sample: 5432
     username:
       description: Database user.
       type: str
-      returned: always
+      returned: for MySQL and PostgreSQL connections
       sample: streams
     database:
-      description: Database of the connection (empty for a MySQL connection without one).
+      description: Database of the connection (empty or absent for a connection without one).
       type: str
-      returned: always
+      returned: when the connection has one
       sample: analytics
     schema:
       description: PostgreSQL schema of the connection.
@@ -178,6 +185,23 @@ connections:
       type: dict
       returned: when the server returns them
       sample: {mode: verify-full, ca: LS0tLS1CRUdJTi...}
+    declared:
+      description:
+        - The options of M(dbconvert.streams.dbcs_connection) that make a server hold this connection as it is
+          (what the C(dbconvert.streams.export) playbook writes); only fields with a value, certificates as PEM
+          text, and each secret as a placeholder for a vault variable keyed by the connection's name,
+          C({{ vault_dbcs_passwords["NAME"] }}) and C({{ vault_dbcs_ssl_client_keys["NAME"] }}).
+        - V(null) for a connection of a kind this collection does not manage.
+      type: dict
+      returned: always
+      sample:
+        name: warehouse
+        type: postgresql
+        host: pg.example.com
+        port: 5432
+        username: streams
+        database: analytics
+        password: '{{ vault_dbcs_passwords["warehouse"] }}'
     created:
       description: When the connection was created, in Unix seconds.
       type: int
@@ -233,6 +257,7 @@ from ansible_collections.dbconvert.streams.plugins.module_utils.connection impor
     PING_SKIPPED_IN_CHECK_MODE, SpecError, check_connection_id, info_view, is_type, ping_result, select_connections)
 from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_client import DbcsApiError
 from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_module import DbcsModule
+from ansible_collections.dbconvert.streams.plugins.module_utils.kinds import ALL_KINDS, is_managed
 
 # The statuses with which the server says it could not read a connection's database (400: not for this
 # connection, 503: unreachable or refused); any other error fails the task.
@@ -244,7 +269,7 @@ def main():
         argument_spec=dict(
             name=dict(type="str"),
             id=dict(type="str"),
-            type=dict(type="str", choices=["mysql", "postgresql"]),
+            type=dict(type="str", choices=list(ALL_KINDS)),
             gather=dict(type="list", elements="str", choices=["databases", "tables", "ping"], default=[]),
             parallel=dict(type="int", default=4),
         ),
@@ -283,10 +308,10 @@ def main():
             if "databases" in gather:
                 read("databases", client.list_databases)
             if "tables" in gather:
-                if item.get("type") == "mysql" and not item.get("database"):
+                if is_managed(item) and not item.get("database"):
                     item["tables"] = []  # the API lists the tables of the connection's database, and it has none
                 else:
-                    read("tables", client.list_tables)
+                    read("tables", lambda cid, cname: client.list_tables(cid, cname, item.get("database")))
             if "ping" in gather:
                 item["ping"] = dict(PING_SKIPPED_IN_CHECK_MODE) if module.check_mode else ping_result(
                     *client.ping_connection(cid, cname))

@@ -70,10 +70,13 @@ options:
           - Never shown. See O(connections[].update_password).
         type: str
       database:
-        description: Database to connect to. Required to create a PostgreSQL connection.
+        description: Database to connect to. Required to create a PostgreSQL connection on a v1 server.
         type: str
       schema:
-        description: PostgreSQL schema the connection works in. Only valid for O(connections[].type=postgresql).
+        description:
+          - PostgreSQL schema the connection works in. Only valid for O(connections[].type=postgresql).
+          - Only on servers of the v1 dialect; on 2.x servers setting it fails before any change (2.x chooses the
+            schema per stream).
         type: str
       ssl:
         description: TLS settings; when set they replace the server's as a whole. See M(dbconvert.streams.dbcs_connection).
@@ -162,7 +165,6 @@ EXAMPLES = r"""
         username: streams
         password: "{{ vault_passwords.warehouse }}"
         database: analytics
-        schema: sales
       - name: legacy-crm
         state: absent
   register: converge

@@ -14,7 +14,9 @@ description:
     server connects to the database with the connection's credentials), unless it exists already.
   - Reads the connection's databases and schemas first, so a schema that exists is left alone and a second
     run changes nothing. After a create, reads them again to confirm that the schema is there.
-  - The Connection API cannot drop schemas, so O(state=absent) is refused. MySQL has no schemas apart from
+  - Works with servers of both API dialects (on 2.x, where a connection has no schema of its own, this is how
+    the schema a stream writes into is created).
+  - The API cannot drop schemas, so O(state=absent) is refused. MySQL has no schemas apart from
     its databases, so a MySQL connection is refused too.
 author:
   - DBConvert Streams collection developers (@dbconvert)
@@ -76,32 +78,6 @@ EXAMPLES = r"""
     connection: warehouse
     database: analytics_staging
     name: sales
-
-- name: Declare a connection with its schema, creating the schema first
-  module_defaults:
-    group/dbconvert.streams.dbcs:
-      api_key: "{{ vault_dbcs_api_key }}"
-  block:
-    - name: Declare the connection in the public schema
-      dbconvert.streams.dbcs_connection:
-        name: warehouse
-        type: postgresql
-        host: pg.example.com
-        username: streams
-        password: "{{ vault_warehouse_password }}"
-        database: analytics
-
-    - name: Create the schema
-      dbconvert.streams.dbcs_schema:
-        connection: warehouse
-        name: sales
-
-    - name: Point the connection at it
-      dbconvert.streams.dbcs_connection:
-        name: warehouse
-        schema: sales
-        password: "{{ vault_warehouse_password }}"
-        update_password: on_create
 """
 
 RETURN = r"""
@@ -139,9 +115,8 @@ diff:
 """
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.connection import (
-    SpecError, check_schema_name, database_names, find_one, index_by_id, index_by_name, schemas_in)
-from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_client import DbcsApiError, DbcsOutcomeUnknown
-from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_module import DbcsModule
+    SpecError, check_schema_name, database_names, schemas_in)
+from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_module import DbcsModule, create_and_confirm
 
 
 def main():
@@ -167,8 +142,7 @@ def main():
         if database is not None and not database.strip():
             raise SpecError("database must not be empty; leave it out to use the connection's own database")
 
-        server = module.read_connections(set([ref]))
-        conn = find_one(index_by_name(server), index_by_id(server), ref, "connection")
+        conn = module.database_connection(ref, what="a schema")
         conn_id, conn_name = conn["id"], conn.get("name")
         if str(conn.get("type") or "").lower() != "postgresql":
             raise SpecError("connection: '%s' is a %s connection, and schemas can only be created in PostgreSQL "
@@ -177,14 +151,18 @@ def main():
         if not database:
             raise SpecError("database: connection '%s' has no database of its own; set database" % conn_name)
 
-        databases = module.client.list_databases(conn_id, conn_name)
+        client = module.client
+        databases = client.list_databases(conn_id, conn_name)
         before = schemas_in(databases, database)
         if before is None:
             raise SpecError("database: connection '%s' does not see a database '%s' (it sees: %s); check the name, and that "
                             "the connection's user may connect to it" % (conn_name, database, ", ".join(database_names(databases)) or "none"))
         changed = name not in before
         if changed and not module.check_mode:
-            confirm_created(module, conn_id, conn_name, database, name)
+            create_and_confirm(
+                lambda: client.create_schema(conn_id, database, name),
+                lambda: name in (schemas_in(client.list_databases(conn_id, conn_name), database) or []),
+                "schema '%s' in database '%s' of connection '%s'" % (name, database, conn_name))
         header = "schemas of database '%s'" % database
         diff = dict(before=dict(database=database, schemas=before),
                     after=dict(database=database, schemas=sorted(before + [name]) if changed else before),
@@ -192,25 +170,6 @@ def main():
         module.finish(changed=changed, schema=name, database=database, connection_id=conn_id, diff=diff)
 
     module.run(recipe)
-
-
-def confirm_created(module, conn_id, conn_name, database, name):
-    """POST the schema, then read the schemas again: only a schema the server lists counts as created.
-
-    A 409 (created meanwhile by someone else) or a POST whose outcome is unknown is settled by that read too.
-    """
-    client = module.client
-    failure = None
-    try:
-        client.create_schema(conn_id, database, name)
-    except DbcsApiError as exc:
-        if exc.status != 409 and not isinstance(exc, DbcsOutcomeUnknown):
-            raise
-        failure = exc
-    if name not in (schemas_in(client.list_databases(conn_id, conn_name), database) or []):
-        raise failure or DbcsApiError(
-            "confirm schema '%s' in database '%s' of connection '%s'" % (name, database, conn_name),
-            error="the server answered the create with success, but does not list the schema afterwards")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from ansible_collections.dbconvert.streams.plugins.module_utils.connection impor
     CONNECTION_OPTIONS, MASK, MASK_CHANGED, ConnectionSpec, SpecError, build_body, compare, diff_view,
     has_details, normalise_server, normalise_ssl, normalise_verify, plan_changes, redact, secret_values,
     strip_secrets)
+from ansible_collections.dbconvert.streams.plugins.module_utils.kinds import from_wire, to_wire
 
 PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAsecret\n-----END PRIVATE KEY-----\n"
 PEM_CA = "-----BEGIN CERTIFICATE-----\nMIIBszCCAV2gAwIBAgIUca\n-----END CERTIFICATE-----\n"
@@ -397,3 +398,56 @@ def test_plan_update_on_hiding_server_keeps_a_client_key_it_cannot_see_or_fails(
     assert plan[0].action == "update" and plan[0].body["ssl"]["client_key"] == base64.b64encode(PEM_KEY.encode()).decode()
     shown = server_conn(ssl={"mode": "verify-full", "client_cert": cert, "client_key": "a2V5"})
     assert plan_changes([spec(name="pg", host="other")], [shown])[0].body["ssl"]["client_key"] == "a2V5"
+
+
+# -- dialects and kinds ------------------------------------------------------------------------------
+
+def test_plan_on_a_2x_server_refuses_schema_and_points_to_dbcs_schema():
+    with pytest.raises(SpecError, match=r"^schema cannot be set on this server: it speaks the 2.x API, where a "
+                                        r"connection has no schema; .*dbconvert.streams.dbcs_schema$"):
+        plan_changes([spec(name="pg", schema="sales")], [server_conn(schema=None)], nested=True)
+
+
+def test_plan_on_a_2x_server_creates_postgresql_without_a_database():
+    created = spec(name="new", type="postgresql", host="h", username="u", password="p")
+    (change,) = plan_changes([created], [], nested=True)
+    assert change.action == "create" and "database" not in change.body
+    with pytest.raises(SpecError, match=r"to create it, set database$"):
+        plan_changes([created], [], nested=False)
+
+
+def test_a_connection_of_an_unmanaged_kind_is_never_written_but_can_be_deleted_and_purged():
+    s3 = {"id": "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU6", "name": "lake", "type": "s3",
+          "spec": {"s3": {"region": "eu", "credentials": {"accessKey": "AK", "secretKey": "SK", "sessionToken": "ST"}}}}
+    with pytest.raises(SpecError, match=r"^name 'lake' is a s3 connection on the server, which this collection does "
+                                        r"not manage"):
+        plan_changes([spec(name="lake", type="postgresql", host="h")], [s3])
+    with pytest.raises(SpecError, match=r"^clone_from 'lake' is a s3 connection"):
+        plan_changes([spec(name="copy", clone_from="lake")], [s3])
+    (deleted,) = plan_changes([spec(name="lake", state="absent")], [s3])
+    (purged,) = plan_changes([], [s3], purge=True)
+    assert deleted.action == purged.action == "delete"
+    assert purged.diff() == {"before": {"name": "lake", "type": "s3"}, "after": {},
+                             "before_header": "connection 'lake'", "after_header": "connection 'lake'"}
+
+
+def test_the_secrets_of_an_unmanaged_kind_are_found_and_stripped():
+    snow = {"id": "conn_x", "name": "wh", "type": "snowflake",
+            "spec": {"snowflake": {"account": "acme", "username": "u", "password": "snow-pw", "privateKey": "PK"}}}
+    assert sorted(secret_values(snow)) == ["PK", "snow-pw"]
+    assert strip_secrets(snow) == {"id": "conn_x", "name": "wh", "type": "snowflake",
+                                   "spec": {"snowflake": {"account": "acme", "username": "u"}}}
+    assert snow["spec"]["snowflake"]["password"] == "snow-pw"  # the original is not changed
+    assert has_details(snow)
+
+
+def test_the_wire_forms_map_every_field_both_ways():
+    flat = dict(name="pg", type="postgresql", host="h", port=5432, username="u", password="p", database="d",
+                ssl={"mode": "require"})
+    nested = to_wire(flat, nested=True)
+    assert nested == {"name": "pg", "type": "postgresql", "ssl": {"mode": "require"},
+                      "spec": {"database": {"host": "h", "port": 5432, "username": "u", "password": "p", "database": "d"}}}
+    assert to_wire(flat, nested=False) == flat
+    assert from_wire(nested) == flat == from_wire(flat)
+    with pytest.raises(ValueError):
+        to_wire(dict(flat, schema="s"), nested=True)  # plan_changes refuses it before: never dropped silently

@@ -5,11 +5,15 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.connection import (
-    PING_SKIPPED_IN_CHECK_MODE, SpecError, check_connection_id, check_schema_name, database_names, info_view,
-    is_type, ping_result, schemas_in, select_connections)
+    CONNECTION_OPTIONS, PING_SKIPPED_IN_CHECK_MODE, ConnectionSpec, SpecError, check_connection_id, check_schema_name,
+    database_names, info_view, is_type, ping_result, plan_changes, schemas_in, select_connections)
+
+CONNECTION_DEFAULTS = dict((key, spec.get("default")) for key, spec in CONNECTION_OPTIONS.items())
 
 PG_ID = "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5"
 MY_ID = "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU6"
@@ -93,7 +97,46 @@ def test_info_view_keeps_every_field_but_the_secrets():
 
 
 def test_info_view_of_a_summary():
-    assert info_view({"id": PG_ID, "name": "x"}) == {"id": PG_ID, "name": "x"}
+    assert info_view({"id": PG_ID, "name": "x"}) == {"id": PG_ID, "name": "x", "declared": None}
+
+
+PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAV2gAwIBAgIUca\n-----END CERTIFICATE-----\n"
+PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8\n-----END PRIVATE KEY-----\n"
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize("conn, vault", [
+    (dict(id=PG_ID, name="wh \U0001F600 {{x}}", type="PostgreSQL", host="pg", port=5432, username="u", password="pw",
+          database="d", schema="s", ssl=dict(mode="verify-ca", ca=b64(PEM_CERT), client_cert=b64(PEM_CERT),
+                                                client_key=b64(PEM_KEY)), created=1, cloud_provider=""),
+     {"password": "{{ vault_dbcs_passwords[\"wh \U0001F600 {{x}}\"] }}",
+      "ssl.client_key": "{{ vault_dbcs_ssl_client_keys[\"wh \U0001F600 {{x}}\"] }}"}),
+    (dict(id=PG_ID, name="shop", type="mysql", host="my", port=3306, username="u", database=""),  # password hidden
+     {"password": "{{ vault_dbcs_passwords[\"shop\"] }}"}),
+])
+def test_the_declared_view_reproduces_the_connection_and_names_each_secret_by_its_vault_variable(conn, vault):
+    declared = info_view(conn)["declared"]
+    assert declared["password"] == vault["password"]
+    assert (declared.get("ssl") or {}).get("client_key") == vault.get("ssl.client_key")
+    assert "created" not in declared and "id" not in declared and "cloud_provider" not in declared
+    # Declared back, with the secrets the vault would give, it plans no change against the connection itself.
+    params = dict(declared, password=conn.get("password", "pw"))
+    if "ssl" in declared:
+        params["ssl"] = dict(declared["ssl"], client_key=PEM_KEY)
+        assert declared["ssl"]["ca"] == PEM_CERT  # PEM text, as the option takes it
+    server = [dict(conn, password="pw")]
+    (change,) = plan_changes([ConnectionSpec(dict(CONNECTION_DEFAULTS, **params))], server)
+    assert change.action == "none", change.changed_fields
+
+
+def test_an_unmanaged_kind_has_no_declared_view_and_no_secret():
+    view = info_view({"id": PG_ID, "name": "lake", "type": "s3",
+                      "spec": {"s3": {"region": "eu", "credentials": {"accessKey": "AK", "secretKey": "SK"}}}})
+    assert view == {"id": PG_ID, "name": "lake", "type": "s3", "declared": None,
+                    "spec": {"s3": {"region": "eu", "credentials": {"accessKey": "AK"}}}}
 
 
 def test_ping_result_shapes():

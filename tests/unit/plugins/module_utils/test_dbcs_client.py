@@ -25,74 +25,17 @@ import requests
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_client import (
     DbcsApiError, DbcsCheckModeWrite, DbcsClient, DbcsOutcomeUnknown)
-
-CONN_ID = "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5"
-
-
-class ScriptedServer(object):
-    """Answers each (method, path) from a queue of (status, body, content_type); records every request."""
-
-    def __init__(self):
-        self.script = {}
-        self.requests = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _answer(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                path = self.path.split("?")[0]
-                owner.requests.append((self.command, path, self.headers.get("X-API-Key"), body))
-                queue = owner.script.get((self.command, path)) or [(200, {}, "application/json")]
-                status, payload, kind = queue.pop(0) if len(queue) > 1 else queue[0]
-                data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d/api/v1" % self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def on(self, method, path, *answers):
-        self.script[(method, "/api/v1" + path)] = [
-            (a[0], a[1], a[2] if len(a) > 2 else "application/json") for a in answers]
-
-    def calls(self, method=None):
-        return [(m, p) for m, p, _k, _b in self.requests if method is None or m == method]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from ansible_collections.dbconvert.streams.tests.unit.plugins.module_utils.scripted_server import CONN_ID, client_for
 
 
-@pytest.fixture
-def server():
-    scripted = ScriptedServer()
-    yield scripted
-    scripted.close()
-
-
-def client_for(server, **kwargs):
-    kwargs.setdefault("backoff", 0.001)
-    return DbcsClient(server.url, "the-key", **kwargs)
-
-
-def test_user_configs_is_called_once_before_anything_else(server):
+def test_the_session_starts_once_before_anything_else(server):
     client = client_for(server)
     client.list_connections()
     client.list_connections()
-    assert server.calls() == [("GET", "/api/v1/user/configs"), ("GET", "/api/v1/connections"),
-                              ("GET", "/api/v1/connections")]
-    assert all(key == "the-key" for _m, _p, key, _b in server.requests)
+    assert server.calls() == [("GET", "/api/v1/system/defaults"), ("GET", "/api/v1/user/configs"),
+                              ("GET", "/api/v1/connections"), ("GET", "/api/v1/connections")]
+    # The defaults are read without the key (a 2.x server serves them to anyone); everything else carries it.
+    assert [key for _m, _p, key, _b in server.requests] == [None, "the-key", "the-key", "the-key"]
 
 
 def test_get_is_retried_on_503_then_succeeds(server):
@@ -336,7 +279,7 @@ def test_a_reset_connection_is_named_in_plain_words():
     finally:
         raw.close()
     assert caught.value.message == (
-        "Could not start an API session (GET /user/configs): no answer from %s: connection reset by peer. "
+        "Could not start an API session (GET /system/defaults): no answer from %s: connection reset by peer. "
         "Check api_url (or DBCS_API_URL) and that the server is running and reachable" % raw.url)
     assert raw.accepted == 2
 
@@ -349,7 +292,7 @@ def test_a_read_timeout_names_the_timeout_option():
     finally:
         raw.close()
     assert caught.value.message == (
-        "Could not start an API session (GET /user/configs): no answer from %s within 0.2 s. "
+        "Could not start an API session (GET /system/defaults): no answer from %s within 0.2 s. "
         "Raise the timeout option if the server needs longer, and check that it is working" % raw.url)
 
 
@@ -378,7 +321,7 @@ def test_certificate_verification_is_what_the_options_say_whatever_the_bundle_va
     client = DbcsClient("https://127.0.0.1:8020/api/v1", "k", **options)
     client.session.mount("https://", Recording())
     client.list_connections()
-    assert seen == [expected, expected]
+    assert seen == [expected] * 3  # /system/defaults, /user/configs, /connections
 
 
 @pytest.fixture
@@ -430,7 +373,7 @@ def test_an_untrusted_certificate_says_to_set_ca_path(tls_server):
     url, _ca = tls_server
     with pytest.raises(DbcsApiError) as caught:
         DbcsClient(url, "k").list_connections()
-    assert re.match(r"^Could not start an API session \(GET /user/configs\): TLS verification of %s failed: certificate "
+    assert re.match(r"^Could not start an API session \(GET /system/defaults\): TLS verification of %s failed: certificate "
                     r"verify failed: self[- ]signed certificate\. Set ca_path to the CA that signed the server's certificate "
                     r"\(or validate_certs: false for a server you trust\)$" % re.escape(url), caught.value.message)
 
@@ -446,7 +389,7 @@ def test_https_to_a_plain_http_server_says_to_check_the_scheme(server):
     url = server.url.replace("http://", "https://")
     with pytest.raises(DbcsApiError) as caught:
         DbcsClient(url, "k").list_connections()
-    assert caught.value.message == ("Could not start an API session (GET /user/configs): %s does not answer in TLS "
+    assert caught.value.message == ("Could not start an API session (GET /system/defaults): %s does not answer in TLS "
                                     "(wrong version number). Check the scheme of api_url: http:// or https://" % url)
 
 

@@ -37,7 +37,9 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for each answer of the API.
+      - Seconds to wait for each answer of the API, per attempt. A request that is safe to repeat is tried up
+        to 5 times (see the notes), so a server that never answers fails a read after about 5 times this plus
+        the pauses between attempts; the failure message says how many attempts were made and how long they took.
       - The server may connect to the database while it creates or tests a connection,
         so allow a few seconds more than the database needs to answer.
     type: int

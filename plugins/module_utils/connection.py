@@ -14,6 +14,7 @@ dbcs_connections both plan through plan_changes.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 
@@ -29,6 +30,8 @@ API_FIELDS = ("name", "type") + tuple(sorted(set(name for kind in KINDS.values()
 DETAIL_FIELDS = ("type", "host", "port", "username", "database")
 MASK = "********"
 MASK_CHANGED = "******** (changed)"
+# What a diff shows for a password the server does not return: there is one, the module cannot read it.
+HIDDEN = "(not returned by the server)"
 ID_PATTERN = re.compile(r"^conn_[0-9A-Za-z]{27}$")
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -132,8 +135,12 @@ class ConnectionSpec(object):
             if content:
                 raw = content.encode("utf-8") if isinstance(content, str) else content
                 if b"-----BEGIN" not in raw:
+                    # The API's own form, base64 of the PEM text (as dbcs_connection_info returns it), is taken too.
+                    raw = _pem_from_base64(raw)
+                if raw is None:
                     where = "ssl.%s_path" % key if path else "ssl.%s" % key
-                    raise self.error(where, "must be PEM (a '-----BEGIN ...' block)")
+                    raise self.error(where, "must be PEM (a '-----BEGIN ...' block), or base64 of PEM text as the API "
+                                            "carries it")
                 result[key] = base64.b64encode(raw).decode("ascii")
         return result
 
@@ -236,6 +243,7 @@ class Change(object):
         self.source = None              # for clone: the source connection (normalised, with id once known)
         self.conn_id = current.get("id") if current else None
         self.failed = False             # set when carrying the change out failed
+        self.undone = False             # set when the change was made, failed its test and was undone
 
     @property
     def changed(self):
@@ -245,8 +253,23 @@ class Change(object):
     def password_changed(self):
         return "password" in self.changed_secrets
 
+    def previous_body(self):
+        """The full object that restores the connection as it was before an update. A secret the server did not
+        return is the one the update sent: the only one there is."""
+        body = dict((k, v) for k, v in self.current.items() if k in API_FIELDS)
+        for path in secret_paths(self.body):
+            sent = _at(self.body, path)
+            if sent is not None and _at(body, path) is None:
+                if len(path) == 1:
+                    body[path[0]] = sent
+                elif isinstance(body.get(path[0]), dict):
+                    body[path[0]] = dict(body[path[0]], **{path[1]: sent})
+        return body
+
     def end_state(self):
         """The connection as it is after the change, secrets removed ({} when it does not exist)."""
+        if self.undone:
+            return strip_secrets(dict(self.current, id=self.conn_id)) if self.current else {}
         if self.action == "delete" or (self.action == "none" and self.current is None):
             return {}
         state = dict(self.body if self.body is not None else self.current)
@@ -257,15 +280,21 @@ class Change(object):
     def diff(self):
         """before/after of the fields that matter, secrets masked; a create has an empty before."""
         after = {}
-        if self.action in ("create", "clone"):
+        if self.undone:
+            after = diff_view(self.current) if self.current else {}
+        elif self.action in ("create", "clone"):
             after = diff_view(self.body)
         elif self.action == "update":
             after = diff_view(self.body, self.changed_secrets)
         elif self.current is not None and self.action != "delete":
             after = diff_view(self.current)
         header = "connection '%s'" % self.name
-        return {"before": diff_view(self.current) if self.current else {}, "after": after,
-                "before_header": header, "after_header": header}
+        before = diff_view(self.current) if self.current else {}
+        if before and is_managed(self.current) and "password" not in self.current:
+            before["password"] = HIDDEN
+            if after and "password" not in after:
+                after["password"] = HIDDEN
+        return {"before": before, "after": after, "before_header": header, "after_header": header}
 
 
 def compare(spec, current):
@@ -514,9 +543,53 @@ def _strings(value):
     return []
 
 
+def _pem_from_base64(raw):
+    """The PEM text that `raw` is base64 of, or None when it is not."""
+    try:
+        decoded = base64.b64decode(b"".join(raw.split()), validate=True)
+    except (ValueError, TypeError):
+        return None
+    return decoded if b"-----BEGIN" in decoded else None
+
+
+def describe_certificates(encoded):
+    """A certificate (or a bundle) by subject and SHA-256 fingerprint, for a diff: 'CN=ca.example (SHA256 1F:..)'.
+
+    The API carries certificates as base64 of the PEM text; shown whole, one is a few thousand characters that
+    nobody can compare by eye. The subject needs the cryptography library; without it the fingerprint says enough.
+    """
+    try:
+        pem = base64.b64decode(encoded).decode("ascii")
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return encoded
+    blocks = re.findall(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", pem, re.DOTALL)
+    described = []
+    for label, body in blocks:
+        try:
+            der = base64.b64decode("".join(body.split()))
+        except (ValueError, TypeError):
+            return encoded
+        fingerprint = ":".join("%02X" % byte for byte in bytearray(hashlib.sha256(der).digest()))
+        subject = _subject(der) if label == "CERTIFICATE" else None
+        described.append("%s (SHA256 %s)" % (subject or label.lower(), fingerprint))
+    return "; ".join(described) or encoded
+
+
+def _subject(der):
+    try:
+        from cryptography import x509  # pylint: disable=import-outside-toplevel
+        return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    except Exception:  # pylint: disable=broad-except
+        return None  # no cryptography library, or not a certificate it can read: the fingerprint still identifies it
+
+
 def diff_view(conn, changed_secrets=()):
-    """The fields of a connection that a diff shows, secrets as a mask (marked when they are sent changed)."""
+    """The fields of a connection that a diff shows, secrets as a mask (marked when they are sent changed),
+    certificates by subject and fingerprint."""
     view = dict((k, conn[k]) for k in API_FIELDS if k in conn)
+    if isinstance(view.get("ssl"), dict):
+        view["ssl"] = dict((k, describe_certificates(v) if k in ("ca", "client_cert") and v else v)
+                           for k, v in view["ssl"].items())
     for path in secret_paths(conn):
         value = _at(conn, path)
         if value is None or (value == "" and len(path) > 1):

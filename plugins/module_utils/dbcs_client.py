@@ -226,6 +226,7 @@ class DbcsClient(object):
         if method == "DELETE":
             headers["X-Confirm-Delete"] = "true"  # 2.x deletes nothing without it; v1 ignores it
         attempt = 0
+        started = time.monotonic()
         while True:
             try:
                 response = self.session.request(method, url, json=json, data=data, params=params,
@@ -248,6 +249,9 @@ class DbcsClient(object):
                     hint = "Raise the timeout option if the server needs longer, and check that it is working"
                 else:
                     error = "no answer from %s: %s" % (self.api_url, _reason(exc))
+                if attempt and isinstance(exc, requests.exceptions.Timeout):
+                    # timeout bounds each attempt: say how long the whole request took.
+                    error += " (%d attempts, %.1f s in all)" % (attempt + 1, time.monotonic() - started)
                 raise error_class(action, error=error, hint=hint)
             status = response.status_code
             if status in expect:

@@ -190,12 +190,39 @@ class DbcsModule(AnsibleModule):
                 failures.extend(failure for failure in self.map(attempt, [c for c in changes if c.action in phase]) if failure)
             to_test = [c for c in changes if not c.failed and c.action != "delete" and
                        c.conn_id and (verify == "always" or (verify == "on_change" and c.changed))]
-            for change, (ok, error) in zip(to_test, self.map(
-                    lambda c: self.client.ping_connection(c.conn_id, c.name), to_test)):
-                if not ok:
-                    failures.append(dict(name=change.name, action="verify", msg=redact(
-                        "The test of connection '%s' failed: %s" % (change.name, error), self.known_secrets)))
+            failures.extend(failure for failure in self.map(self._test, to_test) if failure)
         return changes, failures
+
+    def _test(self, change):
+        """Test one connection; a failed test of a change undoes the change (see _undo). None when it passes."""
+        ok, error = self.client.ping_connection(change.conn_id, change.name)
+        if ok:
+            return None
+        text = "The test of connection '%s' failed: %s" % (change.name, error)
+        if change.changed:
+            text += "; " + self._undo(change)
+        return dict(name=change.name, action="verify", msg=redact(text, self.known_secrets))
+
+    def _undo(self, change):
+        """Undo a change whose test failed, as the validate option of ansible.builtin.template keeps a file that
+        does not validate from replacing the old one: a created (or cloned) connection is deleted again, an updated
+        one gets its previous settings back. The next run then makes the change, and tests it, again, so a
+        connection that does not work never looks converged. Returns what was done, for the message."""
+        client = self.client
+        try:
+            if change.action in ("create", "clone"):
+                client.delete_connection(change.conn_id, change.name)
+                change.conn_id = None
+                what = "the new connection was deleted again"
+            else:
+                client.update_connection(change.conn_id, change.previous_body())
+                what = "its previous settings were restored"
+        except DbcsApiError as exc:
+            change.failed = True
+            return ("undoing the change failed too (%s), so the connection stays as this task wrote it: fix it before "
+                    "the next run, which will not test it again unless verify is always" % exc.message)
+        change.failed = change.undone = True
+        return "%s, so the next run makes the change and tests it again" % what
 
     def check_dialect(self, specs):
         """Refuse declared fields the server's dialect cannot hold, as early as the dialect is known."""

@@ -451,3 +451,44 @@ def test_the_wire_forms_map_every_field_both_ways():
     assert from_wire(nested) == flat == from_wire(flat)
     with pytest.raises(ValueError):
         to_wire(dict(flat, schema="s"), nested=True)  # plan_changes refuses it before: never dropped silently
+
+
+# -- certificates and hidden passwords in diffs ---------------------------------------------------------
+
+def _certificate_pem(common_name):
+    x509 = pytest.importorskip("cryptography.x509")
+    import datetime
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def test_a_diff_shows_certificates_by_subject_and_fingerprint_not_as_base64():
+    pem = _certificate_pem(u"ca.example.test")
+    encoded = base64.b64encode(pem.encode()).decode()
+    view = diff_view(server_conn(ssl=dict(mode="verify-ca", ca=encoded)))
+    assert view["ssl"]["ca"].startswith("CN=ca.example.test (SHA256 ")
+    assert encoded not in str(view) and len(view["ssl"]["ca"]) < 150
+    bundle = base64.b64encode((pem + _certificate_pem(u"other.example.test")).encode()).decode()
+    assert diff_view(server_conn(ssl=dict(mode="verify-ca", ca=bundle)))["ssl"]["ca"].count("SHA256") == 2
+
+
+def test_ssl_certificates_are_taken_as_base64_too_as_the_info_module_returns_them():
+    encoded = base64.b64encode(PEM_CA.encode()).decode()
+    assert spec(name="pg", ssl=dict(mode="verify-ca", ca=encoded)).fields["ssl"] == spec(name="pg", ssl=dict(mode="verify-ca", ca=PEM_CA)).fields["ssl"]
+    with pytest.raises(SpecError, match=r"^ssl.ca must be PEM .*or base64 of PEM text"):
+        spec(name="pg", ssl=dict(mode="verify-ca", ca=base64.b64encode(b"not a certificate").decode()))
+
+
+def test_a_password_the_server_hides_shows_as_not_returned_not_as_absent():
+    hidden = server_conn(host="old")
+    del hidden["password"]
+    (change,) = plan_changes([spec(name="pg", host="new", password="pw")], [hidden])
+    diff = change.diff()
+    assert diff["before"]["password"] == "(not returned by the server)"
+    assert diff["after"]["password"] == MASK_CHANGED

@@ -296,6 +296,19 @@ def test_a_read_timeout_names_the_timeout_option():
         "Raise the timeout option if the server needs longer, and check that it is working" % raw.url)
 
 
+def test_a_timeout_that_was_retried_says_how_long_it_took_in_all():
+    # timeout bounds each attempt; with retries a request takes longer, and the message says so.
+    raw = RawServer(reset=False)
+    try:
+        with pytest.raises(DbcsApiError) as caught:
+            DbcsClient(raw.url, "k", retries=2, backoff=0.01, timeout=0.2).list_connections()
+    finally:
+        raw.close()
+    found = re.search(r"no answer from \S+ within 0.2 s \(3 attempts, ([0-9.]+) s in all\)\. Raise the timeout", caught.value.message)
+    assert found, caught.value.message
+    assert float(found.group(1)) >= 0.6
+
+
 @pytest.mark.parametrize("options, expected", [
     (dict(validate_certs=False), False),
     (dict(validate_certs=False, ca_path="/etc/dbcs/ca.pem"), False),

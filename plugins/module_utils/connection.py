@@ -69,6 +69,16 @@ class SpecError(ValueError):
     """Declared input that cannot work: the message names the option and says how to fix it."""
 
 
+class MissingReference(SpecError):
+    """A name or id that no connection on the server has. In check mode it may be one an earlier task would create."""
+
+
+def assumed_warning(option, ref):
+    """What a check-mode run says when it plans with a connection that does not exist yet."""
+    return ("%s: no connection '%s' exists yet; check mode takes it to be one that an earlier task would create, and plans "
+            "as if it existed. Without check mode this fails unless it exists by then" % (option, ref))
+
+
 def normalise_verify(value, option="verify"):
     """verify accepts booleans (true = test after a change) and the words never, on_change, always."""
     key = str(value).strip().lower() if value is not None else "false"
@@ -244,6 +254,7 @@ class Change(object):
         self.conn_id = current.get("id") if current else None
         self.failed = False             # set when carrying the change out failed
         self.undone = False             # set when the change was made, failed its test and was undone
+        self.warning = None             # what the plan had to assume (check mode)
 
     @property
     def changed(self):
@@ -268,13 +279,16 @@ class Change(object):
 
     def end_state(self):
         """The connection as it is after the change, secrets removed ({} when it does not exist)."""
-        if self.undone:
-            return strip_secrets(dict(self.current, id=self.conn_id)) if self.current else {}
+        if self.undone or (self.failed and self.action != "delete"):
+            # Not made, or made and undone: the server holds what it held (a failed create: nothing, unless the
+            # create itself went through and only what followed failed).
+            if self.current is None and not self.conn_id:
+                return {}
+            return strip_secrets(dict(self.current or self.body, id=self.conn_id))
         if self.action == "delete" or (self.action == "none" and self.current is None):
             return {}
         state = dict(self.body if self.body is not None else self.current)
-        if self.conn_id:
-            state["id"] = self.conn_id
+        state["id"] = self.conn_id  # None for a create in check mode
         return strip_secrets(state)
 
     def diff(self):
@@ -387,15 +401,16 @@ def find_one(by_name, by_id, ref, option):
         raise SpecError("%s: %d connections are named '%s' (ids %s); name one by its id" % (
             option, len(matches), ref, ", ".join(sorted(m["id"] for m in matches))))
     if not matches:
-        raise SpecError("%s: no connection is named '%s' and none has that id" % (option, ref))
+        raise MissingReference("%s: no connection is named '%s' and none has that id" % (option, ref))
     return matches[0]
 
 
-def plan_changes(specs, server, purge=False, nested=False):
+def plan_changes(specs, server, purge=False, nested=False, check_mode=False):
     """Plan the changes that make the server hold the declared specs.
 
     `server` is the list of the server's connections (flat form), each with every field the comparison
-    needs (see has_details); `nested` says the server speaks the 2.x form. Returns Change objects:
+    needs (see has_details); `nested` says the server speaks the 2.x form; `check_mode` plans a clone of a
+    source that does not exist yet (one an earlier task would create) instead of failing. Returns Change objects:
     declared connections in input order, then purges. Raises SpecError (before any write) for input
     that cannot work against this server. A connection of a kind the collection does not manage can be
     deleted (by state absent or purge) but is never updated or cloned.
@@ -439,7 +454,15 @@ def plan_changes(specs, server, purge=False, nested=False):
             if spec.clone_from in planned:
                 source = dict(planned[spec.clone_from])
             else:
-                source = _comparable(find_one(by_name, by_id, spec.clone_from, "%sclone_from" % spec.where))
+                try:
+                    source = _comparable(find_one(by_name, by_id, spec.clone_from, "%sclone_from" % spec.where))
+                except MissingReference:
+                    if not check_mode:
+                        raise
+                    change = Change("clone", spec.name, spec, None, build_body(spec, {}), sorted(spec.fields))
+                    change.warning = assumed_warning("%sclone_from" % spec.where, spec.clone_from)
+                    changes.append(change)
+                    continue
                 if not is_managed(source):
                     raise spec.error("clone_from", "'%s' is a %s connection, which this collection does not manage, "
                                                    "so it cannot be cloned" % (spec.clone_from, source.get("type")))
@@ -649,6 +672,20 @@ def info_view(conn):
     return view
 
 
+JINJA_MARKERS = ("{{", "{%", "{#")
+
+
+def jinja_literal(value):
+    """A string that Ansible, templating it, turns back into `value` exactly.
+
+    Variables files are templated when they are used: a name such as 'a{{b' would be rendered (or fail) on apply.
+    Such a string is written as a Jinja expression of its own literal; any other value is left as it is.
+    """
+    if isinstance(value, str) and any(marker in value for marker in JINJA_MARKERS):
+        return "{{ %s }}" % json.dumps(value, ensure_ascii=False)
+    return value
+
+
 def vault_placeholder(name, path):
     """What export writes for a secret: a vault variable per secret option, keyed by connection name
     (vault_dbcs_passwords["shop"], vault_dbcs_ssl_client_keys["shop"])."""
@@ -666,13 +703,13 @@ def declared_view(conn):
     if kind is None:
         return None
     current = normalise_server(strip_secrets(conn))
-    declared = dict(name=conn.get("name"), type=kind.name)
+    declared = dict(name=jinja_literal(conn.get("name")), type=kind.name)
     for key in kind.field_names:
         value = current.get(key)
         if key == "ssl" and value:
             value = dict((k, base64.b64decode(v).decode("utf-8") if k in SSL_FILES else v) for k, v in value.items())
         if value not in (None, ""):
-            declared[key] = value
+            declared[key] = jinja_literal(value)
     for path in secret_paths(conn):
         holder = declared
         for part in path[:-1]:

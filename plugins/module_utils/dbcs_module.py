@@ -21,7 +21,8 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_client import (
     API_VERSIONS, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, DbcsApiError, DbcsClient, DbcsOutcomeUnknown)
 from ansible_collections.dbconvert.streams.plugins.module_utils.connection import (
-    SpecError, find_one, has_details, index_by_id, index_by_name, plan_changes, redact, secret_values)
+    MissingReference, SpecError, assumed_warning, find_one, has_details, index_by_id, index_by_name, plan_changes,
+    redact, secret_values)
 from ansible_collections.dbconvert.streams.plugins.module_utils.kinds import KINDS
 
 DEFAULT_API_URL = "http://127.0.0.1:8020/api/v1"
@@ -137,11 +138,21 @@ class DbcsModule(AnsibleModule):
         return server
 
     def database_connection(self, ref, option="connection", what="this"):
-        """The one MySQL or PostgreSQL connection that `ref` (a name or an id) names, read once."""
+        """The one MySQL or PostgreSQL connection that `ref` (a name or an id) names, read once.
+
+        In check mode a connection that does not exist may be one an earlier task would create: then None,
+        with a warning, and the caller plans as if it were there.
+        """
         if not ref or not ref.strip():
             raise SpecError("%s must not be empty: give the name or id of a connection" % option)
         server = self.read_connections(set([ref]))
-        conn = find_one(index_by_name(server), index_by_id(server), ref, option)
+        try:
+            conn = find_one(index_by_name(server), index_by_id(server), ref, option)
+        except MissingReference:
+            if not self.check_mode:
+                raise
+            self.warn(assumed_warning(option, ref))
+            return None
         if str(conn.get("type") or "").lower() not in KINDS:
             raise SpecError("%s: '%s' is a %s connection, and %s needs a MySQL or PostgreSQL connection" % (
                 option, conn.get("name"), conn.get("type"), what))
@@ -171,7 +182,10 @@ class DbcsModule(AnsibleModule):
         if client.nested_known:
             self.check_dialect(specs)  # a 2.x install id: known before the connections are read
         server = self.read_connections(refs)
-        changes = plan_changes(specs, server, purge=purge, nested=client.nested)
+        changes = plan_changes(specs, server, purge=purge, nested=client.nested, check_mode=self.check_mode)
+        for change in changes:
+            if change.warning:
+                self.warn(change.warning)
         failures = []
         if not self.check_mode:
             created = {}

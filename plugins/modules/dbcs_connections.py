@@ -173,6 +173,10 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "created {{ converge.created }}, updated {{ converge.updated }}, deleted {{ converge.deleted }}"
 
+- name: Use the ids in later tasks
+  ansible.builtin.set_fact:
+    connection_ids: "{{ converge.connections | items2dict(key_name='name', value_name='id') }}"
+
 - name: Plan only, for review in a merge request (run the play with --check --diff)
   dbconvert.streams.dbcs_connections:
     connections: "{{ dbcs_connections }}"
@@ -205,6 +209,34 @@ unchanged:
   type: list
   elements: str
   sample: []
+connections:
+  description:
+    - The declared connections (not those with O(connections[].state=absent)) as the server holds them after the
+      task, in the declared order, each with its RV(connections[].id) and without its secrets; the shape of
+      RV(dbconvert.streams.dbcs_connection#module:connection). To chain ids into later tasks, for example
+      C(converge.connections | items2dict(key_name='name', value_name='id')).
+    - In check mode, as they would be; a connection that would be created has no id yet. A connection whose change
+      failed (or was undone after a failed test) appears as it is on the server, or not at all when it does not exist.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Id of the connection; null for one that would be created in check mode.
+      type: str
+      returned: always
+    name:
+      description: Name of the connection.
+      type: str
+      returned: always
+  sample:
+    - id: conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5
+      name: warehouse
+      type: postgresql
+      host: pg.example.com
+      port: 5432
+      username: streams
+      database: analytics
 failures:
   description:
     - The writes and tests that failed, each with the connection's name, the action and the error.
@@ -253,7 +285,9 @@ def main():
                                 "names identify connections and must be unique" % (index, spec.name, seen[spec.name]))
             seen[spec.name] = index
         changes, failures = module.converge(specs, purge=params["purge"], verify=normalise_verify(params["verify"]))
-        result = dict(change_summary(changes), failures=failures)
+        result = dict(change_summary(changes), failures=failures,
+                      connections=[change.end_state() for change in changes if change.spec is not None and
+                                   change.spec.state != "absent" and change.end_state()])
         result["changed"] = bool(result["created"] or result["updated"] or result["deleted"])
         diff = [change.diff() for change in changes if change.changed and not change.failed]
         if failures:

@@ -16,7 +16,7 @@ description:
   - Reads the databases the connection's user sees first, so a database that exists is left alone and a second
     run changes nothing. After a create, reads them again to confirm that the database is there.
   - Works with servers of both API dialects (v1 and 2.x).
-  - The API cannot drop databases, so O(state=absent) is refused.
+  - The API cannot drop databases, so O(state=absent) only confirms that a database does not exist.
 author:
   - DBConvert Streams collection developers (@dbconvert)
 extends_documentation_fragment:
@@ -47,7 +47,8 @@ options:
   state:
     description:
       - V(present) creates the database when the connection's user does not see it.
-      - V(absent) is refused with an error, because the API cannot drop databases.
+      - V(absent) succeeds, changing nothing, when the connection's user does not see the database; when the database
+        exists the task fails, because the API cannot drop databases.
     type: str
     choices: [present, absent]
     default: present
@@ -120,23 +121,30 @@ def main():
     def recipe():
         params = module.params
         ref, name = params["connection"], params["name"]
-        if params["state"] == "absent":
-            raise SpecError("state=absent is not supported: the DBConvert Streams API cannot drop databases. Drop "
-                            "database %r with a database tool (for example community.postgresql.postgresql_db or "
-                            "community.mysql.mysql_db)" % name)
         check_database_name(name)
         conn = module.database_connection(ref, what="a database")
+        if conn is None:  # check mode, a connection an earlier task would create: its databases cannot be read yet
+            module.finish(changed=params["state"] == "present", database=name, connection_id=None,
+                          diff=dict(before={}, after=dict(databases=[name])))
         conn_id, conn_name = conn["id"], conn.get("name")
         check_database_name(name, conn_type=str(conn.get("type")).lower())
 
         client = module.client
         before = sorted(database_names(client.list_databases(conn_id, conn_name)))
+        header = "databases of connection '%s'" % conn_name
+        if params["state"] == "absent":
+            if name in before:
+                raise SpecError("state=absent cannot be carried out: database %r exists, and the DBConvert Streams API cannot "
+                                "drop databases. Drop it with a database tool (for example community.postgresql.postgresql_db "
+                                "or community.mysql.mysql_db)" % name)
+            module.finish(changed=False, database=name, connection_id=conn_id,
+                          diff=dict(before=dict(databases=before), after=dict(databases=before), before_header=header,
+                                    after_header=header))
         changed = name not in before
         if changed and not module.check_mode:
             create_and_confirm(lambda: client.create_database(conn_id, name, conn_name),
                                lambda: name in database_names(client.list_databases(conn_id, conn_name)),
                                "database '%s' of connection '%s'" % (name, conn_name))
-        header = "databases of connection '%s'" % conn_name
         diff = dict(before=dict(databases=before), after=dict(databases=sorted(before + [name]) if changed else before),
                     before_header=header, after_header=header)
         module.finish(changed=changed, database=name, connection_id=conn_id, diff=diff)

@@ -16,7 +16,7 @@ description:
     run changes nothing. After a create, reads them again to confirm that the schema is there.
   - Works with servers of both API dialects (on 2.x, where a connection has no schema of its own, this is how
     the schema a stream writes into is created).
-  - The API cannot drop schemas, so O(state=absent) is refused. MySQL has no schemas apart from
+  - The API cannot drop schemas, so O(state=absent) only confirms that a schema does not exist. MySQL has no schemas apart from
     its databases, so a MySQL connection is refused too.
 author:
   - DBConvert Streams collection developers (@dbconvert)
@@ -53,7 +53,8 @@ options:
   state:
     description:
       - V(present) creates the schema when it does not exist.
-      - V(absent) is refused with an error, because the Connection API cannot drop schemas.
+      - V(absent) succeeds, changing nothing, when the schema does not exist; when it exists the task fails, because
+        the API cannot drop schemas.
     type: str
     choices: [present, absent]
     default: present
@@ -133,9 +134,6 @@ def main():
     def recipe():
         params = module.params
         ref, name, database = params["connection"], params["name"], params["database"]
-        if params["state"] == "absent":
-            raise SpecError("state=absent is not supported: the DBConvert Streams Connection API cannot drop schemas. "
-                            "Drop schema %r with a PostgreSQL tool (for example community.postgresql.postgresql_schema)" % name)
         if not ref or not ref.strip():
             raise SpecError("connection must not be empty: give the name or id of a PostgreSQL connection")
         check_schema_name(name)
@@ -143,6 +141,9 @@ def main():
             raise SpecError("database must not be empty; leave it out to use the connection's own database")
 
         conn = module.database_connection(ref, what="a schema")
+        if conn is None:  # check mode, a connection an earlier task would create: its schemas cannot be read yet
+            module.finish(changed=params["state"] == "present", schema=name, database=database, connection_id=None,
+                          diff=dict(before={}, after=dict(database=database, schemas=[name])))
         conn_id, conn_name = conn["id"], conn.get("name")
         if str(conn.get("type") or "").lower() != "postgresql":
             raise SpecError("connection: '%s' is a %s connection, and schemas can only be created in PostgreSQL "
@@ -157,6 +158,13 @@ def main():
         if before is None:
             raise SpecError("database: connection '%s' does not see a database '%s' (it sees: %s); check the name, and that "
                             "the connection's user may connect to it" % (conn_name, database, ", ".join(database_names(databases)) or "none"))
+        if params["state"] == "absent":
+            if name in before:
+                raise SpecError("state=absent cannot be carried out: schema %r exists in database '%s', and the DBConvert "
+                                "Streams API cannot drop schemas. Drop it with a PostgreSQL tool (for example "
+                                "community.postgresql.postgresql_schema)" % (name, database))
+            module.finish(changed=False, schema=name, database=database, connection_id=conn_id,
+                          diff=dict(before=dict(database=database, schemas=before), after=dict(database=database, schemas=before)))
         changed = name not in before
         if changed and not module.check_mode:
             create_and_confirm(

@@ -492,3 +492,13 @@ def test_a_password_the_server_hides_shows_as_not_returned_not_as_absent():
     diff = change.diff()
     assert diff["before"]["password"] == "(not returned by the server)"
     assert diff["after"]["password"] == MASK_CHANGED
+
+
+def test_check_mode_plans_a_clone_of_a_source_an_earlier_task_would_create():
+    copy = spec(name="copy", clone_from="created-earlier", database="other")
+    with pytest.raises(SpecError, match=r"^clone_from: no connection is named 'created-earlier'"):
+        plan_changes([copy], [])
+    (change,) = plan_changes([copy], [], check_mode=True)
+    assert change.action == "clone" and change.changed
+    assert change.warning.startswith("clone_from: no connection 'created-earlier' exists yet; check mode takes it")
+    assert change.diff()["after"] == {"name": "copy", "database": "other"}

@@ -122,14 +122,25 @@ def test_the_declared_view_reproduces_the_connection_and_names_each_secret_by_it
     assert declared["password"] == vault["password"]
     assert (declared.get("ssl") or {}).get("client_key") == vault.get("ssl.client_key")
     assert "created" not in declared and "id" not in declared and "cloud_provider" not in declared
-    # Declared back, with the secrets the vault would give, it plans no change against the connection itself.
-    params = dict(declared, password=conn.get("password", "pw"))
+    # Applied back, templated as Ansible templates a variables file (with the secrets from the vault), it plans
+    # no change against the connection itself.
+    name = conn["name"]
+    rendered = render(declared, vault_dbcs_passwords={name: "pw"}, vault_dbcs_ssl_client_keys={name: PEM_KEY})
+    assert rendered["name"] == name
     if "ssl" in declared:
-        params["ssl"] = dict(declared["ssl"], client_key=PEM_KEY)
         assert declared["ssl"]["ca"] == PEM_CERT  # PEM text, as the option takes it
-    server = [dict(conn, password="pw")]
-    (change,) = plan_changes([ConnectionSpec(dict(CONNECTION_DEFAULTS, **params))], server)
+    (change,) = plan_changes([ConnectionSpec(dict(CONNECTION_DEFAULTS, **rendered))], [dict(conn, password="pw")])
     assert change.action == "none", change.changed_fields
+
+
+def render(value, **variables):
+    """Every string of a nested structure that holds Jinja templated, as Ansible templates variables."""
+    jinja2 = pytest.importorskip("jinja2")
+    if isinstance(value, dict):
+        return dict((k, render(v, **variables)) for k, v in value.items())
+    if isinstance(value, str) and any(marker in value for marker in ("{{", "{%", "{#")):
+        return jinja2.Environment().from_string(value).render(**variables)
+    return value
 
 
 def test_an_unmanaged_kind_has_no_declared_view_and_no_secret():

@@ -82,3 +82,55 @@ attributes:
     membership:
       - dbconvert.streams.dbcs
 """
+
+    # The same API options for the plugins that run on the controller (the lookup), with their variables.
+    PLUGIN = r"""
+options:
+  api_url:
+    description:
+      - Base URL of the DBConvert Streams API, including the C(/api/v1) path.
+    type: str
+    default: http://127.0.0.1:8020/api/v1
+    env:
+      - name: DBCS_API_URL
+    vars:
+      - name: dbcs_api_url
+  api_key:
+    description:
+      - API key of the DBConvert Streams account, sent in the C(X-API-Key) header. Keep it in Ansible Vault.
+    type: str
+    env:
+      - name: DBCS_API_KEY
+    vars:
+      - name: dbcs_api_key
+  validate_certs:
+    description: Verify the server's TLS certificate when O(api_url) uses C(https).
+    type: bool
+    default: true
+    env:
+      - name: DBCS_VALIDATE_CERTS
+    vars:
+      - name: dbcs_validate_certs
+  ca_path:
+    description: A PEM file of CA certificates to verify the server's TLS certificate with.
+    type: path
+    env:
+      - name: DBCS_CA_PATH
+    vars:
+      - name: dbcs_ca_path
+  timeout:
+    description: Seconds to wait for each answer of the API, per attempt.
+    type: int
+    default: 30
+    vars:
+      - name: dbcs_timeout
+  api_version:
+    description: The dialect of the API, V(auto) (decided from what the server shows), V(1) or V(2).
+    type: str
+    choices: ['auto', '1', '2']
+    default: auto
+    env:
+      - name: DBCS_API_VERSION
+    vars:
+      - name: dbcs_api_version
+"""

@@ -675,21 +675,45 @@ def info_view(conn):
 JINJA_MARKERS = ("{{", "{%", "{#")
 
 
+def jinja_string(value):
+    """A Jinja expression whose value is the string `value`, built so that every version of Ansible reads it the same.
+
+    No backslash escapes (ansible-core 2.19 and later do not read them in string constants): a double quote is the
+    constant '"', a backslash is ("%c" | format(92)). No constant holds '{{', '{%' or '{#' (Ansible templates such a
+    constant again): a marker is split across two constants. The pieces are joined with ~.
+    """
+    parts, chunk = [], ""
+    for char in value:
+        if char in "\"\\":
+            if chunk:
+                parts.append('"%s"' % chunk)
+                chunk = ""
+            parts.append("'\"'" if char == '"' else '("%c" | format(92))')
+            continue
+        if chunk.endswith("{") and char in "{%#":
+            parts.append('"%s"' % chunk)
+            chunk = ""
+        chunk += char
+    if chunk or not parts:
+        parts.append('"%s"' % chunk)
+    return " ~ ".join(parts)
+
+
 def jinja_literal(value):
     """A string that Ansible, templating it, turns back into `value` exactly.
 
     Variables files are templated when they are used: a name such as 'a{{b' would be rendered (or fail) on apply.
-    Such a string is written as a Jinja expression of its own literal; any other value is left as it is.
+    Such a string is written as a Jinja expression of its own value; any other value is left as it is.
     """
     if isinstance(value, str) and any(marker in value for marker in JINJA_MARKERS):
-        return "{{ %s }}" % json.dumps(value, ensure_ascii=False)
+        return "{{ %s }}" % jinja_string(value)
     return value
 
 
 def vault_placeholder(name, path):
     """What export writes for a secret: a vault variable per secret option, keyed by connection name
     (vault_dbcs_passwords["shop"], vault_dbcs_ssl_client_keys["shop"])."""
-    return '{{ vault_dbcs_%ss[%s] }}' % ("_".join(path), json.dumps(name, ensure_ascii=False))
+    return "{{ vault_dbcs_%ss[%s] }}" % ("_".join(path), jinja_string(name))
 
 
 def declared_view(conn):

@@ -40,6 +40,21 @@ def dbcs_argument_spec():
     )
 
 
+def check_api_options(params):
+    """The API options' rules (modules and the lookup), checked before any request; SpecError naming the option."""
+    url = urlparse(params["api_url"] or "")
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise SpecError("api_url must be an http:// or https:// URL such as %s, got %r "
+                        "(set the api_url option or DBCS_API_URL)" % (DEFAULT_API_URL, params["api_url"]))
+    if not params["api_key"]:
+        raise SpecError("api_key is required: set the api_key option (for example through module_defaults "
+                        "for group/dbconvert.streams.dbcs) or the DBCS_API_KEY environment variable")
+    if params["timeout"] is None or params["timeout"] <= 0:
+        raise SpecError("timeout must be a positive number of seconds, got %s" % params["timeout"])
+    if params["ca_path"] and not os.access(params["ca_path"], os.R_OK):
+        raise SpecError("ca_path cannot be read: %s" % params["ca_path"])
+
+
 def fullest_message(first, messages):
     """The message to fail with when Ansible's validation of the arguments finds problems.
 
@@ -69,18 +84,10 @@ class DbcsModule(AnsibleModule):
         self.known_secrets = set()
 
     def _check_api_options(self):
-        params = self.params
-        url = urlparse(params["api_url"] or "")
-        if url.scheme not in ("http", "https") or not url.netloc:
-            self.fail_json(msg="api_url must be an http:// or https:// URL such as %s, got %r "
-                               "(set the api_url option or DBCS_API_URL)" % (DEFAULT_API_URL, params["api_url"]))
-        if not params["api_key"]:
-            self.fail_json(msg="api_key is required: set the api_key option (for example through module_defaults "
-                               "for group/dbconvert.streams.dbcs) or the DBCS_API_KEY environment variable")
-        if params["timeout"] <= 0:
-            self.fail_json(msg="timeout must be a positive number of seconds, got %s" % params["timeout"])
-        if params["ca_path"] and not os.access(params["ca_path"], os.R_OK):
-            self.fail_json(msg="ca_path cannot be read: %s" % params["ca_path"])
+        try:
+            check_api_options(self.params)
+        except SpecError as exc:
+            self.fail_json(msg=str(exc))
 
     def fail_json(self, msg=None, **kwargs):  # pylint: disable=arguments-differ
         result = getattr(self, "validation_result", None)

@@ -11,7 +11,8 @@ import pytest
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.connection import (
     CONNECTION_OPTIONS, PING_SKIPPED_IN_CHECK_MODE, ConnectionSpec, SpecError, check_connection_id, check_schema_name,
-    database_names, info_view, is_type, ping_result, plan_changes, schemas_in, select_connections)
+    database_names, info_view, is_type, jinja_literal, jinja_string, ping_result, plan_changes, schemas_in,
+    select_connections)
 
 CONNECTION_DEFAULTS = dict((key, spec.get("default")) for key, spec in CONNECTION_OPTIONS.items())
 
@@ -201,3 +202,13 @@ def test_schema_names_taken_literally(name):
 def test_bad_schema_names_are_refused_naming_the_option(name, message):
     with pytest.raises(SpecError, match=message):
         check_schema_name(name)
+
+
+@pytest.mark.parametrize("name", ["a{{b", "x{{{y}}}", "{#c", "p{%q%}", "plain", "é\U0001F600 \"q\" \\ {{", "it's",
+                                  "back\\slash", "\"", "\\", "", "{"])
+def test_jinja_strings_carry_any_text_without_escapes_or_markers(name):
+    expression = jinja_string(name)
+    assert "\\" not in expression.replace('("%c" | format(92))', "")
+    assert not [piece for piece in expression.split(" ~ ") if any(m in piece for m in ("{{", "{%", "{#"))]
+    assert render("{{ %s }}" % expression) == name
+    assert render(jinja_literal(name)) == name

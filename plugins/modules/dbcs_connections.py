@@ -129,6 +129,9 @@ options:
         every other change has been made, and is listed in RV(failures).
       - V(true) or V(on_change) tests the connections that were created, cloned or updated;
         V(always) tests every declared connection; V(false) or V(never) tests none.
+      - A change whose test fails is undone (a created or cloned connection is deleted again, an updated one gets
+        its previous settings back), so the next run makes it, and tests it, again; see
+        O(dbconvert.streams.dbcs_connection#module:verify).
       - In check mode nothing is tested.
     type: raw
     default: false

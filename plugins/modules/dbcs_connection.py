@@ -147,7 +147,7 @@ options:
       - A change whose test fails is undone, as the C(validate) option of M(ansible.builtin.template) keeps a
         file that does not validate from replacing the old one - a created or cloned connection is deleted again,
         an updated one gets its previous settings back - and the task fails. The next run therefore makes the
-        change, and tests it, again: a connection that does not work never passes as converged. Against a server
+        change, and tests it, again; a connection that does not work never passes as converged. Against a server
         that does not return passwords, the restored connection keeps the password the task sent, the only one
         the module knows.
       - In check mode nothing is tested (a test is a POST request).

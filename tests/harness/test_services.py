@@ -1,10 +1,11 @@
 """The services harness (tools/services.py).
 
 Real processes throughout: PostgreSQL, MariaDB and dbcs-server started and stopped by the harness,
-and its command line as the scripts and molecule call it.
+its command line as the scripts and molecule call it, and tools/demo.sh.
 """
 
 import json
+import os
 import socket
 import stat
 import subprocess
@@ -192,3 +193,21 @@ def test_a_server_that_fails_shows_its_own_error(tmp_path):
     assert "dbcs-server: --tls-cert and --tls-key go together" in result.stderr  # the server's own message
     assert "What to do:" in result.stderr
     assert services.Services(tmp_path).state()["services"] == {}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the demo runs as root")
+def test_the_demo_shows_why_a_database_did_not_start(tmp_path):
+    """Issue 14, item 12: the database's own error used to go to a log the demo's cleanup deleted, and
+    `make demo` said only `Error 1`. A private TMPDIR now works (above); here the data is forced into it."""
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    env = dict(os.environ, TMPDIR=str(closed), DBCS_SERVICES_DATA_ROOT=str(closed))
+    result = subprocess.run([str(REPO_ROOT / "tools" / "demo.sh")], capture_output=True, text=True, env=env,
+                            timeout=300, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "PostgreSQL did not start" in output, output
+    assert "Permission denied" in output, output
+    assert "What to do:" in output, output
+    assert "Stopping what the demo started" in output
+    assert list(closed.iterdir()) == []  # the demo removed its state and the database files

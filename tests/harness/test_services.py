@@ -1,7 +1,7 @@
-"""The services harness (tools/services.py).
+"""The services harness (tools/services.py) and the test runner's parallel ansible-test runs.
 
 Real processes throughout: PostgreSQL, MariaDB and dbcs-server started and stopped by the harness,
-its command line as the scripts and molecule call it, and tools/demo.sh.
+its command line as the scripts and molecule call it, tools/demo.sh, and tools/ansible-test.sh.
 """
 
 import json
@@ -211,3 +211,23 @@ def test_the_demo_shows_why_a_database_did_not_start(tmp_path):
     assert "What to do:" in output, output
     assert "Stopping what the demo started" in output
     assert list(closed.iterdir()) == []  # the demo removed its state and the database files
+
+
+def test_parallel_ansible_test_integration_runs_on_a_fresh_home(tmp_path):
+    """Issue 14, item 13: with no ~/.ansible/test/id_rsa yet, ansible-test runs started at once raced to
+    make it, and all but one stopped at ssh-keygen's "Overwrite (y/n)?". Three runs (as many as the
+    integration flavours will be) share a fresh HOME. Without integration variables each stops at the
+    setup target's first task, which is after the SSH key: reaching it is the point."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), DBCS_INTEGRATION_CONFIG=str(tmp_path / "none.yml"))
+    runs = [subprocess.Popen([str(REPO_ROOT / "tools" / "ansible-test.sh"), "integration", "--color", "no",  # pylint: disable=consider-using-with
+                              "dbcs_connection_info"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _i in range(3)]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    for output in outputs:
+        assert "ssh-keygen" not in output and "Overwrite" not in output, output
+        assert "Running dbcs_connection_info integration test role" in output, output
+    key = home / ".ansible" / "test" / "id_rsa"
+    derived = subprocess.run(["ssh-keygen", "-y", "-f", str(key)], capture_output=True, text=True, check=True).stdout
+    assert derived.split()[:2] == key.with_suffix(".pub").read_text().split()[:2]  # one pair, whole

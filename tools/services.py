@@ -166,12 +166,19 @@ def _spawn(command: list[str], log: Path, user: str | None = None, env: dict | N
     return proc
 
 
-def _run_logged(command: list[str], log: Path, user: str | None = None, cwd: Path | None = None) -> int:
+def _run_logged(command: list[str], log: Path, user: str | None = None, env: dict | None = None,
+                cwd: Path | None = None) -> int:
     """Run a command to its end, its output appended to log; its exit status."""
-    proc = _spawn(command, log, user=user, cwd=cwd)
+    proc = _spawn(command, log, user=user, env=env, cwd=cwd)
     proc.wait()
     _CHILDREN.pop(proc.pid, None)
     return proc.returncode
+
+
+def _db_env(home: Path) -> dict:
+    """A database process's environment: TMPDIR is its own directory (MariaDB writes temporary files to
+    TMPDIR, and the caller's may be closed to the mysql user)."""
+    return dict(os.environ, TMPDIR=str(home))
 
 
 def _process_record(proc: subprocess.Popen) -> dict:
@@ -466,7 +473,7 @@ class Services:
         offset = _size(initdb_log)
         status = _run_logged([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}",
                               "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"],
-                             initdb_log, user="postgres", cwd=home)
+                             initdb_log, user="postgres", env=_db_env(home), cwd=home)
         pwfile.unlink(missing_ok=True)
         if status != 0:
             raise _start_failure("PostgreSQL", f"initdb exited with status {status}", initdb_log, offset, hint)
@@ -474,7 +481,8 @@ class Services:
 
         def launch(port):
             return _spawn([str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(home),
-                           "-c", "listen_addresses=" + HOST, "-c", "fsync=off"], log, user="postgres", cwd=home)
+                           "-c", "listen_addresses=" + HOST, "-c", "fsync=off"], log, user="postgres",
+                          env=_db_env(home), cwd=home)
 
         def ready(proc, _offset):
             try:
@@ -497,7 +505,8 @@ class Services:
         install_log = logs / "install.log"
         offset = _size(install_log)
         status = _run_logged(["mariadb-install-db", "--no-defaults", "--user=mysql", f"--datadir={data}",
-                              "--auth-root-authentication-method=normal", "--skip-test-db"], install_log, cwd=home)
+                              "--auth-root-authentication-method=normal", "--skip-test-db"], install_log,
+                             env=_db_env(home), cwd=home)
         if status != 0:
             raise _start_failure("MariaDB", f"mariadb-install-db exited with status {status}", install_log, offset, hint)
         log = logs / "server.log"
@@ -506,7 +515,7 @@ class Services:
             return _spawn([mariadbd(), "--no-defaults", "--user=mysql", f"--datadir={data}", f"--port={port}",
                            "--bind-address=" + HOST, f"--socket={socket_path}", f"--pid-file={home / 'mariadb.pid'}",
                            "--character-set-server=utf8mb4", "--skip-name-resolve",
-                           "--innodb-flush-log-at-trx-commit=2"], log, cwd=home)
+                           "--innodb-flush-log-at-trx-commit=2"], log, env=_db_env(home), cwd=home)
 
         def ready(_proc, offset):
             return "ready for connections" in _log_since(log, offset)

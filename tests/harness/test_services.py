@@ -61,11 +61,13 @@ def session_members(session_id):
 
 @pytest.fixture(scope="module")
 def started(tmp_path_factory):
-    """start-db and start-server through the command line, in a directory below pytest's 0700 base
-    directory: a private TMPDIR, which the postgres and mysql users cannot enter."""
-    directory = tmp_path_factory.mktemp("private") / "services"
-    cli("start-db", directory)
-    cli("start-server", directory, "main", "--strict-configs")
+    """start-db and start-server through the command line with a private TMPDIR (below pytest's 0700 base
+    directory, which the postgres and mysql users cannot enter), the state directory in it."""
+    private = tmp_path_factory.mktemp("private")
+    directory = private / "services"
+    env = dict(os.environ, TMPDIR=str(private))
+    cli("start-db", directory, env=env)
+    cli("start-server", directory, "main", "--strict-configs", env=env)
     yield directory
     cli("stop", directory)
 

@@ -34,11 +34,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Databases in $state/DIR (started unless running) and their DBCS_PG_* / DBCS_MY_* exported.
-need_db() {  # [DIR]
-  local dir=$state/${1:-main}
-  services start-db "$dir" >/dev/null || return 1
-  eval "$(services env "$dir")"
+# The databases in $state/main (started unless running), their DBCS_PG_* / DBCS_MY_* exported.
+need_db() {
+  services start-db "$state/main" >/dev/null || return 1
+  eval "$(services env "$state/main")"
 }
 
 step_lint() {

@@ -237,17 +237,22 @@ def pick_port() -> int:
 
 # ---------------------------------------------------------------- packages
 
-def _run_quiet(command: list[str]) -> bool:
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    return subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode == 0
-
-
 def _apt_install(package: str) -> None:
     print(f"services: installing {package} with apt-get", file=sys.stderr)
-    if not _run_quiet(["apt-get", "install", "-y", "-q", package]):
-        _run_quiet(["apt-get", "update", "-q"])
-        subprocess.run(["apt-get", "install", "-y", "-q", package], stdout=subprocess.DEVNULL, check=True,
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+
+    def install():
+        return subprocess.run(["apt-get", "install", "-y", "-q", package], capture_output=True, text=True, env=env,
+                              check=False)
+
+    installed = install()
+    if installed.returncode != 0:  # the package lists may be missing or old
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, check=False)
+        installed = install()
+    if installed.returncode != 0:
+        tail = "\n".join("    " + line for line in installed.stderr.strip().splitlines()[-LOG_END_LINES:])
+        raise StartError(f"{package} is missing and apt-get could not install it:\n{tail}\n"
+                         f"What to do: install {package} (as root), then start again")
 
 
 def mariadbd() -> str | None:
@@ -653,12 +658,13 @@ def _print_started(record: dict, name: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="services.py", description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(prog="services.py", description=" ".join(__doc__.splitlines()[:2]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[2:15]))
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("start-db", help="start PostgreSQL and MariaDB").add_argument("dir")
-    start_server = commands.add_parser("start-server", help="start a local API server NAME; other options go to dbcs-server")
+    start_server = commands.add_parser("start-server", allow_abbrev=False,
+                                       help="start a local API server NAME; other options go to dbcs-server")
     start_server.add_argument("dir")
     start_server.add_argument("name")
     start_server.add_argument("--port", type=int, default=0, help="try this port first (default: one the system picks)")

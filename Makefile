@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help venv demo test test-quick sanity units lint docs server-tests integration molecule reliability bench build clean
+.PHONY: help venv demo test test-quick sanity units lint docs harness server-tests integration molecule reliability bench build clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -13,7 +13,7 @@ venv:  ## create .venv (Python 3.12, pinned tools, the local server)
 demo: venv  ## start the local server and throwaway databases, apply the example connections, show re-run and export
 	@tools/demo.sh
 
-test: venv  ## run every test: lint, sanity, units, server, integration (twice), molecule, reliability, build
+test: venv  ## run every test: lint, sanity, units, harness, server, integration (each flavour), molecule, reliability, build
 	@tools/test.sh all
 
 sanity: venv  ## ansible-test sanity
@@ -25,10 +25,13 @@ units: venv  ## ansible-test units
 lint: venv  ## ansible-lint (production profile) and the docs render check
 	@tools/test.sh lint docs
 
+harness: venv  ## pytest tests/harness: the services harness, parallel ansible-test runs on a fresh HOME
+	@tools/test.sh harness
+
 server-tests: venv  ## pytest tests/server against real databases
 	@tools/test.sh server
 
-integration: venv  ## ansible-test integration against the local server, as is and hiding passwords
+integration: venv  ## ansible-test integration against the local server, one run per flavour (as is, hiding passwords), at once
 	@tools/test.sh integration
 
 molecule: venv  ## molecule test --all

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's main job (`make demo`): on this machine, start throwaway PostgreSQL and MariaDB and
-# the local Connection API server (127.0.0.1:8020, or a free port when 8020 is taken), apply
+# the local Connection API server (127.0.0.1:8020, or a port the system picks when 8020 is taken), apply
 # playbooks/examples/connections.yml with playbooks/apply.yml (plan, apply, re-apply unchanged),
 # export the server with playbooks/export.yml, show the exported file, and stop everything it
-# started, by pid, also on failure or Ctrl-C.
+# started, by pid, also on failure or Ctrl-C. A service that fails to start prints its own error (the
+# end of its log) and what to do (tools/services.py).
 #
 #   tools/demo.sh [ANSIBLE-PLAYBOOK OPTIONS...]   e.g. -vvv: passed on, and every run's full output shown
 #
@@ -12,7 +13,6 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${DBCS_VENV:-$root/.venv}
-services=$root/tools/services.sh
 ansible_args=("$@")
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -28,15 +28,15 @@ export ANSIBLE_COLLECTIONS_PATH=$venv/collections
 export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=false
 
+# The services' state directory (tools/services.py), also holding the example's files.
 state=$(mktemp -d "${TMPDIR:-/tmp}/dbcs-demo.XXXXXX")
-chmod 755 "$state"
+services() { python "$root/tools/services.py" "$@"; }
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   echo
   echo "==> Stopping what the demo started (by pid)"
-  "$services" stop "$state/servers" || true
-  "$services" stop "$state/db" || true
+  services stop "$state" || true
   rm -rf "$state"
   exit "$rc"
 }
@@ -70,35 +70,17 @@ run() {
 echo "DBConvert Streams collection demo: declared connections applied to a local Connection API server"
 
 say "Starting throwaway PostgreSQL and MariaDB on 127.0.0.1"
-"$services" start-db "$state/db"
-# shellcheck disable=SC1091
-. "$state/db/env.sh"
+services start-db "$state" >/dev/null
+eval "$(services env "$state")"
 echo "    PostgreSQL 127.0.0.1:$DBCS_PG_PORT, MariaDB 127.0.0.1:$DBCS_MY_PORT"
 
-port=8020
-if ! python -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' "$port" 2>/dev/null; then
-  port=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  say "Starting the local Connection API server on 127.0.0.1:$port (8020 is in use by another program)"
-else
-  say "Starting the local Connection API server on 127.0.0.1:$port"
-fi
-DBCS_SERVER_PORT=$port "$services" start-server "$state/servers" demo
-# shellcheck disable=SC1091
-. "$state/servers/demo.env"  # exports DBCS_API_URL and DBCS_API_KEY, which the modules read
-# The port check and the start are not atomic: make sure the server answering is ours.
-python - <<'EOF'
-import os, sys, urllib.request
-request = urllib.request.Request(os.environ["DBCS_API_URL"] + "/user", headers={"X-API-Key": os.environ["DBCS_API_KEY"]})
-try:
-    urllib.request.urlopen(request, timeout=5).read()
-except Exception as exc:
-    sys.exit("demo: the server on %s did not accept the demo's key (%s): another program may have taken the port"
-             % (os.environ["DBCS_API_URL"], exc))
-EOF
+say "Starting the local Connection API server on 127.0.0.1:8020 (a port the system picks when 8020 is in use)"
+services start-server "$state" demo --port 8020 >/dev/null
+eval "$(services env "$state" demo)"  # exports DBCS_API_URL and DBCS_API_KEY, which the modules read
 echo "    DBCS_API_URL=$DBCS_API_URL (DBCS_API_KEY: a random key, not shown)"
 
 say "The example: playbooks/examples/connections.yml"
-"$root/tools/example-setup.sh" "$state/db" "$state/example"
+"$root/tools/example-setup.sh" "$state" "$state/example"
 cd "$state/example"
 echo "    MySQL source 'shop', PostgreSQL target 'warehouse' with schemas sales and staging, 'legacy-crm' to delete;"
 echo "    its hosts and ports pointed at the throwaway databases, its passwords in vault_dbcs_passwords (vault.yml)"

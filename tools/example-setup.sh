@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepare throwaway databases (tools/services.sh start-db DB_DIR) for playbooks/examples/connections.yml,
+# Prepare throwaway databases (python tools/services.py start-db DB_DIR) for playbooks/examples/connections.yml,
 # so that the example is applied as written except for where its databases are:
 #   - MariaDB: database `shop`, user `replicator`; PostgreSQL: role `streams` owning database `analytics`,
 #     each with a fresh random password;
@@ -13,8 +13,7 @@ db_dir=${1:?usage: example-setup.sh DB_DIR OUT_DIR}
 out=${2:?usage: example-setup.sh DB_DIR OUT_DIR}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 python=${DBCS_VENV:-$root/.venv}/bin/python
-# shellcheck disable=SC1091
-. "$db_dir/env.sh"
+eval "$("$python" "$root/tools/services.py" env "$db_dir")"
 mkdir -p "$out"
 
 secret() { "$python" -c 'import secrets; print(secrets.token_urlsafe(18))'; }
@@ -31,7 +30,7 @@ FLUSH PRIVILEGES;
 EOF
 
 psql_bin=$(command -v psql || find /usr/lib/postgresql -name psql -path '*/bin/*' | sort -V | tail -n 1)
-"$psql_bin" -q -X -v ON_ERROR_STOP=1 -h "$db_dir/pg" -p "$DBCS_PG_PORT" -U postgres -d postgres >/dev/null <<EOF
+"$psql_bin" -q -X -v ON_ERROR_STOP=1 -h "$DBCS_PG_SOCKET_DIR" -p "$DBCS_PG_PORT" -U postgres -d postgres >/dev/null <<EOF
 SELECT 'CREATE ROLE streams LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'streams')\gexec
 ALTER ROLE streams LOGIN PASSWORD '$warehouse_pw';
 SELECT 'CREATE DATABASE analytics OWNER streams' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'analytics')\gexec

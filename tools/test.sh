@@ -2,7 +2,7 @@
 # The test command (`make test` runs `tools/test.sh all`). Starts what the tests need (throwaway
 # PostgreSQL and MariaDB, local API servers), runs the steps, stops everything it started even when
 # a step fails, and prints a summary. Every step runs even after an earlier one failed.
-#   tools/test.sh all | STEP...     steps: lint docs sanity units server integration molecule reliability build bench
+#   tools/test.sh all | STEP...     steps: lint docs sanity units harness server integration molecule reliability build bench
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,38 +10,34 @@ venv=$root/.venv
 export PATH=$venv/bin:$PATH
 export ANSIBLE_COLLECTIONS_PATH=$venv/collections
 export ANSIBLE_NOCOLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
-ALL_STEPS=(lint docs sanity units server integration molecule reliability build)
+ALL_STEPS=(lint docs sanity units harness server integration molecule reliability build)
+# The integration flavours, run at once, each against its own databases and its own local server
+# (the targets create schemas, tables and users): NAME and its server's dbcs-server options. "main"
+# answers as the vendor's server does (passwords returned); "hidden" is a hardened server in the
+# documented shapes (passwords hidden, summary list, id-only create answers).
+FLAVOURS=(
+  "main --strict-configs"
+  "hidden --strict-configs --hide-passwords --list-summary --sparse-create"
+)
 
+# Services live in $state/NAME (tools/services.py; NAME/services.json): "main" holds the databases
+# of the server, reliability and bench steps and the main flavour's server; every other flavour has its own.
 state=$(mktemp -d "${TMPDIR:-/tmp}/dbcs-test.XXXXXX")
-chmod 755 "$state"
+chmod 755 "$state"  # so that postgres and mysql can keep their files in it (else the harness uses /tmp)
 logs=$root/tests/output/logs
 mkdir -p "$logs"
+services() { python "$root/tools/services.py" "$@"; }
 cleanup() {
-  "$root/tools/services.sh" stop "$state/servers"
-  "$root/tools/services.sh" stop "$state/db"
-  "$root/tools/services.sh" stop "$state/db-hidden"
+  services stop "$state"/*/
   rm -rf "$state"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The databases in $state/main (started unless running), their DBCS_PG_* / DBCS_MY_* exported.
 need_db() {
-  if [ ! -f "$state/db/env.sh" ]; then
-    "$root/tools/services.sh" start-db "$state/db" || return 1
-  fi
-  # shellcheck disable=SC1091
-  . "$state/db/env.sh"
-}
-
-# Two servers: "main" as the vendor's server answers (passwords returned), "hidden" a hardened
-# server in the documented shapes (passwords hidden, summary list, id-only create answers).
-need_servers() {
-  need_db || return 1
-  if [ ! -f "$state/servers/main.env" ]; then
-    "$root/tools/services.sh" start-server "$state/servers" main --strict-configs || return 1
-    "$root/tools/services.sh" start-server "$state/servers" hidden --strict-configs --hide-passwords \
-      --list-summary --sparse-create || return 1
-  fi
+  services start-db "$state/main" >/dev/null || return 1
+  eval "$(services env "$state/main")"
 }
 
 step_lint() {
@@ -62,38 +58,49 @@ step_docs() {
 step_sanity() { "$root/tools/ansible-test.sh" sanity --color no; }
 step_units() { "$root/tools/ansible-test.sh" units --color no; }
 
+# The services harness itself (tools/services.py) and the parallel ansible-test runs (fresh HOME).
+step_harness() {
+  (cd "$root" && pytest -q -p no:cacheprovider tests/harness)
+}
+
 step_server() {
   need_db || return 1
   (cd "$root" && pytest -q -p no:cacheprovider tests/server)
 }
 
-# One flavour of the integration run: its own databases, its own server, its own log.
-integration_flavour() {  # flavour db_dir
-  local flavour=$1 db_dir=$2
-  "$root/tools/integration-config.sh" "$db_dir" "$state/servers" "$flavour" >"$state/integration-$flavour.yml" &&
+# One flavour of the integration run, in $state/FLAVOUR: its databases, its server, its config, its log.
+integration_flavour() {  # flavour dbcs-server-options...
+  local flavour=$1 dir=$state/$1
+  shift
+  services start-db "$dir" >/dev/null && services start-server "$dir" "$flavour" "$@" >/dev/null &&
+    services vars "$dir" "$flavour" --output "$state/integration-$flavour.yml" &&
     DBCS_INTEGRATION_CONFIG=$state/integration-$flavour.yml \
       "$root/tools/ansible-test.sh" integration --color no -vvvv >"$logs/integration-$flavour.log" 2>&1
 }
 
 step_integration() {
-  need_servers || return 1
-  # The two flavours run at once, each against its own databases (targets create schemas, tables and users).
-  [ -f "$state/db-hidden/env.sh" ] || "$root/tools/services.sh" start-db "$state/db-hidden" || return 1
-  local flavour rc=0 main_pid hidden_pid main_rc=0 hidden_rc=0
-  integration_flavour main "$state/db" & main_pid=$!
-  integration_flavour hidden "$state/db-hidden" & hidden_pid=$!
-  wait "$main_pid" || main_rc=1
-  wait "$hidden_pid" || hidden_rc=1
-  for flavour in main hidden; do
+  local entry flavour rc=0
+  local -A pids
+  for entry in "${FLAVOURS[@]}"; do
+    # shellcheck disable=SC2086  # the options are words
+    integration_flavour $entry &
+    pids[${entry%% *}]=$!
+  done
+  for entry in "${FLAVOURS[@]}"; do
+    flavour=${entry%% *}
     echo "== integration against the '$flavour' server (log: tests/output/logs/integration-$flavour.log)"
-    if { [ "$flavour" = main ] && [ "$main_rc" -ne 0 ]; } || { [ "$flavour" = hidden ] && [ "$hidden_rc" -ne 0 ]; }; then
+    if ! wait "${pids[$flavour]}"; then
       rc=1
-      grep -E "^(FATAL|ERROR)|fatal:|FAILED!" "$logs/integration-$flavour.log" | head -40
-      tail -20 "$logs/integration-$flavour.log"
+      grep -E "^(FATAL|ERROR)|fatal:|FAILED!" "$logs/integration-$flavour.log" 2>/dev/null | head -40
+      tail -20 "$logs/integration-$flavour.log" 2>/dev/null
     fi
-    grep -E "^Running .* integration test role|^testhost +: ok=" "$logs/integration-$flavour.log" | sed 's/^Running /  /; s/ integration test role$//' || true
-    python "$root/tests/support/scan_secrets.py" --config "$state/integration-$flavour.yml" \
-      "$logs/integration-$flavour.log" "$state/servers/$flavour/requests.jsonl" "$state/servers/$flavour/server.log" || rc=1
+    grep -E "^Running .* integration test role|^testhost +: ok=" "$logs/integration-$flavour.log" 2>/dev/null |
+      sed 's/^Running /  /; s/ integration test role$//' || true
+    if [ -f "$state/integration-$flavour.yml" ]; then
+      (eval "$(services env "$state/$flavour" "$flavour")" &&
+        python "$root/tests/support/scan_secrets.py" --config "$state/integration-$flavour.yml" \
+          "$logs/integration-$flavour.log" "$DBCS_REQUEST_LOG" "$DBCS_SERVER_LOG") || rc=1
+    fi
   done
   return $rc
 }
@@ -112,8 +119,8 @@ step_molecule() {
       # Not declared.yml or exported.yml: their password fields hold vault placeholders, not secrets.
       configs=(--config "$dir/server.yml")
       for f in "$dir/example/vault.yml" "$dir/vault-export.yml"; do [ -f "$f" ] && configs+=(--config "$f"); done
-      python "$root/tests/support/scan_secrets.py" "${configs[@]}" \
-        "$log" "$dir/servers/main/requests.jsonl" "$dir/servers/main/server.log" || rc=1
+      (eval "$(services env "$dir" main)" &&
+        python "$root/tests/support/scan_secrets.py" "${configs[@]}" "$log" "$DBCS_REQUEST_LOG" "$DBCS_SERVER_LOG") || rc=1
     else
       echo "molecule $scenario: no services directory left to scan" >&2
       rc=1

@@ -3,6 +3,7 @@
 import argparse
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -17,7 +18,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the DBCS_API_KEYS environment variable (comma-separated); at least one is needed.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8020, help="port to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8020,
+                        help="port to listen on; 0: a free port the system picks (default: %(default)s)")
+    parser.add_argument("--port-file", type=Path, default=None, metavar="FILE",
+                        help="once listening, write the port to FILE (how a caller of --port 0 learns it)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help=f"where the database and secret.key live (default: {default_data_dir()})")
     parser.add_argument("--api-key", action="append", default=[], metavar="KEY",
@@ -62,6 +66,20 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here rather than by uvicorn so that the port it got is known."""
+    family, _type, _proto, _name, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    return socket.create_server(address, family=family)
+
+
+def write_port_file(path: Path, port: int) -> None:
+    """Written whole, then renamed: a reader finds no file or the complete port, never a partial one."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(f"{port}\n")
+    partial.replace(path)
+
+
 def fail(message: str) -> int:
     print(f"dbcs-server: {message}", file=sys.stderr)
     return 2
@@ -93,17 +111,28 @@ def main(argv: list[str] | None = None) -> int:
         "data in %s, %d API key(s)%s", settings.data_dir, len(settings.api_keys),
         ", request log " + str(settings.request_log) if settings.request_log else "",
     )
-    uvicorn.run(
+    try:
+        sock = listen(args.host, args.port)
+    except OSError as exc:
+        return fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    port = sock.getsockname()[1]
+    if args.port_file:
+        write_port_file(args.port_file, port)
+    logging.getLogger("dbcs_server").info(
+        "listening on %s://%s:%d", "https" if args.tls_cert else "http", args.host, port)
+    server = uvicorn.Server(uvicorn.Config(
         app,
-        host=args.host,
-        port=args.port,
         log_level=args.log_level,
         access_log=False,  # it would print query strings; --request-log replaces it
         timeout_graceful_shutdown=5,  # a client that never finishes cannot hold up a stop
         ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
         ssl_keyfile=str(args.tls_key) if args.tls_key else None,
-    )
-    return 0
+    ))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    return 0 if server.started else 1
 
 
 if __name__ == "__main__":

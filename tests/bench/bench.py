@@ -29,9 +29,7 @@ import json
 import os
 import platform
 import re
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +37,9 @@ import time
 from datetime import datetime, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+import services  # noqa: E402  pylint: disable=wrong-import-position
 DEFAULT_SIZES = (100, 1000)
 DOC_BEGIN = "<!-- bench:begin (tests/bench/bench.py writes from here to bench:end) -->"
 DOC_END = "<!-- bench:end -->"
@@ -127,38 +128,16 @@ RUSAGE_WRAPPER = (
 )
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server(object):
-    """A dbcs-server on a fresh data directory, logging every request; stopped by its own pid."""
+    """A dbcs-server on a fresh data directory, logging every request, started and stopped (by pid) by the
+    services harness (tools/services.py)."""
 
     def __init__(self, workdir, name):
-        self.dir = os.path.join(workdir, name)
-        os.makedirs(self.dir)
-        self.port = free_port()
-        self.key = secrets.token_urlsafe(18)
-        self.url = "http://127.0.0.1:%d/api/v1" % self.port
-        self.request_log = os.path.join(self.dir, "requests.jsonl")
-        command = [server_command(), "--host", "127.0.0.1", "--port", str(self.port), "--data-dir",
-                   os.path.join(self.dir, "data"), "--request-log", self.request_log, "--strict-configs"]
-        with open(os.path.join(self.dir, "server.log"), "wb") as out:
-            # The server outlives this block: it is stopped by stop(), by pid.
-            self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
-                                         env=dict(os.environ, DBCS_API_KEYS=self.key))
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("dbcs-server did not start; see %s" % os.path.join(self.dir, "server.log"))
-                time.sleep(0.05)
+        self.services = services.Services(os.path.join(workdir, name))
+        record = self.services.start_server(name, ["--strict-configs"])
+        self.url = record["url"]
+        self.key = record["api_keys"][0]
+        self.request_log = record["request_log"]
 
     def requests(self):
         if not os.path.exists(self.request_log):
@@ -167,20 +146,7 @@ class Server(object):
             return [json.loads(line) for line in handle if line.strip()]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def server_command():
-    found = shutil.which("dbcs-server") or os.path.join(os.path.dirname(sys.executable), "dbcs-server")
-    if not os.access(found, os.X_OK):
-        raise SystemExit("dbcs-server not found: run `make venv` (it installs the local server) or put .venv/bin on PATH")
-    return found
+        self.services.stop()
 
 
 def declared_connections(count):
@@ -356,7 +322,7 @@ def machine(load_at_start):
         pass
     ansible = subprocess.run(["ansible-playbook", "--version"], capture_output=True, text=True, check=False).stdout
     match = re.search(r"core ([0-9][^\]]*)\]", ansible)
-    server = subprocess.run([server_command(), "--version"], capture_output=True, text=True, check=False)
+    server = subprocess.run([sys.executable, "-m", "dbcs_server", "--version"], capture_output=True, text=True, check=False)
     return [
         "- CPU: %s, %d cores available (%d online)" % (cpu, len(os.sched_getaffinity(0)), os.cpu_count() or 0),
         "- RAM: %s" % ("%.1f GiB" % memory if memory else "unknown"),

@@ -73,7 +73,7 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def https_server(tmp_path_factory, pki):
-    server = ServerProcess(tmp_path_factory.mktemp("tls-server"), key_count=12, scheme="https", verify=str(pki["ca"]),
+    server = ServerProcess(tmp_path_factory.mktemp("tls-server"), key_count=12, verify=str(pki["ca"]),
                            args=["--strict-configs", "--tls-cert", str(pki["cert"]), "--tls-key", str(pki["key"])])
     server.start()
     yield server

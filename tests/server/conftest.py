@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from server_helpers import Api, Databases, ServerProcess, blackhole_port, silent_server
+from server_helpers import Api, Databases, ServerProcess, blackhole_port, closed_port, silent_server
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +55,13 @@ def timeout_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
     proc.start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def closed() -> Iterator[int]:
+    """A 127.0.0.1 port that refuses connections, held for the test so that nothing else takes it."""
+    with closed_port() as port:
+        yield port
 
 
 @pytest.fixture

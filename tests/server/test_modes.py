@@ -153,7 +153,7 @@ def tls_server(tmp_path_factory):
     key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     proc = ServerProcess(workdir, key_count=3, args=["--tls-cert", str(cert_file), "--tls-key", str(key_file)],
-                         scheme="https", verify=str(cert_file))
+                         verify=str(cert_file))
     proc.start()
     yield proc, cert_file
     proc.stop()

@@ -10,7 +10,6 @@ import pytest
 from psycopg import sql
 
 from dbcs_server.probes import Prober, Target, pem_files, scrub
-from server_helpers import free_port
 
 KINDS = ["postgresql", "mysql"]
 
@@ -69,8 +68,8 @@ def test_scrub_replaces_every_secret():
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_ping_to_a_closed_port_fails_fast(api, databases, kind):
-    created = api.create(spec_for(databases, kind, port=free_port()))
+def test_ping_to_a_closed_port_fails_fast(api, databases, kind, closed):
+    created = api.create(spec_for(databases, kind, port=closed))
     started = time.monotonic()
     response = api.post(f"/connections/{created['id']}/ping")
     assert time.monotonic() - started < 2
@@ -188,8 +187,8 @@ def test_mysql_databases(api, databases, fresh_db):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_databases_of_an_unreachable_server_is_503(api, databases, kind):
-    created = api.create(spec_for(databases, kind, port=free_port()))
+def test_databases_of_an_unreachable_server_is_503(api, databases, kind, closed):
+    created = api.create(spec_for(databases, kind, port=closed))
     response = api.get(f"/connections/{created['id']}/databases")
     assert response.status_code == 503
     assert set(response.json()) == {"error"}
@@ -335,8 +334,8 @@ def test_create_schema_with_a_reserved_name_is_400(api, databases, fresh_db):
     assert "reserved" in response.json()["error"]
 
 
-def test_create_schema_on_an_unreachable_server_is_503(api, databases):
-    created = api.create(databases.pg_spec(port=free_port()))
+def test_create_schema_on_an_unreachable_server_is_503(api, databases, closed):
+    created = api.create(databases.pg_spec(port=closed))
     response = api.post(f"/connections/{created['id']}/schemas", json="sales")
     assert response.status_code == 503
     assert set(response.json()) == {"error"}

@@ -1,11 +1,8 @@
 """Test helpers: a dbcs-server subprocess, an HTTP client, direct database access, fake hosts."""
 
 import json
-import os
 import secrets
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -20,12 +17,9 @@ import requests
 from psycopg import sql
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "tools"))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from services import Services, server_command  # noqa: E402  pylint: disable=wrong-import-position
 
 
 class Api:
@@ -76,10 +70,13 @@ def connection_spec(name: str | None = None, **overrides: Any) -> dict[str, Any]
 
 
 class ServerProcess:
-    """One dbcs-server process (python -m dbcs_server), started and stopped by pid."""
+    """One dbcs-server process in workdir, started (on a port it binds itself) and stopped by pid through
+    the services harness (tools/services.py; its state in workdir/services.json)."""
+
+    NAME = "server"
 
     def __init__(self, workdir: Path, key_count: int = 2, args: list[str] | None = None,
-                 data_dir: Path | None = None, scheme: str = "http", verify: Any = True):
+                 data_dir: Path | None = None, verify: Any = True):
         self.workdir = workdir
         self.keys = [secrets.token_urlsafe(18) for _i in range(key_count)]
         self._next_key = 0
@@ -88,14 +85,10 @@ class ServerProcess:
         self.data_dir = data_dir or workdir / "data"
         self.request_log = workdir / "requests.jsonl"
         self.stderr_path = workdir / "server.log"
-        self.scheme = scheme
         self.verify = verify  # for https: the CA bundle (the server's own certificate)
-        self.proc: subprocess.Popen | None = None
+        self.services = Services(workdir)
+        self.url = ""
         self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}/api/v1"
 
     @property
     def key(self) -> str:
@@ -109,56 +102,19 @@ class ServerProcess:
             return self.keys[self._next_key - 1]
 
     def command(self) -> list[str]:
-        return [
-            sys.executable, "-m", "dbcs_server", "--host", "127.0.0.1", "--port", str(self.port),
-            "--data-dir", str(self.data_dir), "--request-log", str(self.request_log), *self.args,
-        ]
+        """The server's command line, for a test that runs it by hand (the port it binds goes to spawn.port)."""
+        return server_command(self.workdir / "spawn.port", self.data_dir, self.request_log, self.args)
 
     def start(self, timeout: float = 20) -> None:
-        for _i in range(3):  # a free port can be taken between the probe and the bind
-            self.port = free_port()
-            env = {**os.environ, "DBCS_API_KEYS": ",".join(self.keys)}
-            with open(self.stderr_path, "ab") as stderr:
-                self.proc = subprocess.Popen(
-                    self.command(), env=env, stdout=stderr, stderr=stderr, stdin=subprocess.DEVNULL
-                )
-            if self._wait_healthy(timeout):
-                return
-            self.stop()
-        raise RuntimeError(f"dbcs-server did not start:\n{self.stderr()}")
-
-    def _wait_healthy(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                with requests.Session() as session:
-                    if session.get(self.url + "/health", timeout=5, verify=self.verify).status_code == 200:
-                        return True
-            except (OSError, requests.RequestException):
-                pass
-            time.sleep(0.05)
-        return False
+        record = self.services.start_server(self.NAME, self.args, keys=self.keys, data_dir=self.data_dir,
+                                            request_log=self.request_log, log=self.stderr_path, timeout=timeout)
+        self.url, self.port = record["url"], record["port"]
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
+        self.services.stop(self.NAME)
 
     def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        self.proc = None
+        self.services.kill(self.NAME)
 
     def restart(self) -> None:
         self.stop()
@@ -193,6 +149,7 @@ class Databases:
 
     @classmethod
     def from_env(cls, env: Any) -> "Databases":
+        """From DBCS_PG_* and DBCS_MY_* (os.environ, or Services(DIR).env())."""
         return cls(
             pg_host=env["DBCS_PG_HOST"], pg_port=int(env["DBCS_PG_PORT"]), pg_user=env["DBCS_PG_USER"],
             pg_password=env["DBCS_PG_PASSWORD"], pg_database=env.get("DBCS_PG_DATABASE", "postgres"),
@@ -263,6 +220,17 @@ class Databases:
     def pg_schemas(self, database: str) -> set[str]:
         with self.pg(database) as conn:
             return {row[0] for row in conn.execute("SELECT nspname FROM pg_namespace")}
+
+
+@contextmanager
+def closed_port():
+    """A 127.0.0.1 port that refuses connections: bound, never listening (held, so nothing else takes it)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
 
 
 @contextmanager

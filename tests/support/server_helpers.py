@@ -29,15 +29,18 @@ def free_port() -> int:
 
 
 class Api:
-    """requests, with the base URL and the X-API-Key header filled in."""
+    """requests, with the base URL and the X-API-Key (2.x: and X-Install-ID) header filled in."""
 
-    def __init__(self, url: str, key: str | None, verify: Any = True):
+    def __init__(self, url: str, key: str | None, verify: Any = True, install_id: str | None = None):
         self.url = url
         self.key = key
+        self.install_id = install_id
         self.session = requests.Session()
         self.session.verify = verify
         if key is not None:
             self.session.headers["X-API-Key"] = key
+        if install_id is not None:
+            self.session.headers["X-Install-ID"] = install_id
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 30)
@@ -75,11 +78,28 @@ def connection_spec(name: str | None = None, **overrides: Any) -> dict[str, Any]
     return spec
 
 
+def nested(spec: dict[str, Any]) -> dict[str, Any]:
+    """A connection written as v1's flat fields (connection_spec), in the 2.x form (no schema there)."""
+    fields = ("host", "port", "username", "password", "database")
+    body = {k: v for k, v in spec.items() if k not in fields and k != "schema"}
+    body["spec"] = {"database": {k: spec[k] for k in fields if k in spec}}
+    return body
+
+
+def items(listed: Any) -> list[dict[str, Any]]:
+    """The connections of a list answer: a v1 array or the items of a 2.x envelope."""
+    return listed["items"] if isinstance(listed, dict) else listed
+
+
 class ServerProcess:
-    """One dbcs-server process (python -m dbcs_server), started and stopped by pid."""
+    """One dbcs-server process (python -m dbcs_server), started and stopped by pid.
+
+    api_version 1 by default: the collection's tests speak v1 until the collection speaks 2.x."""
 
     def __init__(self, workdir: Path, key_count: int = 2, args: list[str] | None = None,
-                 data_dir: Path | None = None, scheme: str = "http", verify: Any = True):
+                 data_dir: Path | None = None, scheme: str = "http", verify: Any = True, api_version: int = 1):
+        self.api_version = api_version
+        self.install_id: str | None = None
         self.workdir = workdir
         self.keys = [secrets.token_urlsafe(18) for _i in range(key_count)]
         self._next_key = 0
@@ -110,8 +130,9 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "dbcs_server", "--host", "127.0.0.1", "--port", str(self.port),
-            "--data-dir", str(self.data_dir), "--request-log", str(self.request_log), *self.args,
+            sys.executable, "-m", "dbcs_server", "--api-version", str(self.api_version), "--host", "127.0.0.1",
+            "--port", str(self.port), "--data-dir", str(self.data_dir), "--request-log", str(self.request_log),
+            *self.args,
         ]
 
     def start(self, timeout: float = 20) -> None:
@@ -136,6 +157,9 @@ class ServerProcess:
                 socket.create_connection(("127.0.0.1", self.port), 0.2).close()
                 with requests.Session() as session:
                     if session.get(self.url + "/health", timeout=5, verify=self.verify).status_code == 200:
+                        if self.api_version == 2:
+                            self.install_id = session.get(self.url + "/system/defaults", timeout=5,
+                                                          verify=self.verify).json()["installId"]
                         return True
             except (OSError, requests.RequestException):
                 pass
@@ -172,8 +196,16 @@ class ServerProcess:
             return []
         return [json.loads(line) for line in self.request_log.read_text().splitlines()]
 
+    def wire(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A connection_spec() in the form this server's dialect takes."""
+        return nested(spec) if self.api_version == 2 else spec
+
+    def client(self, key: str | None) -> Api:
+        """A client of this server for `key` (None: no key), without a session start."""
+        return Api(self.url, key, verify=self.verify, install_id=self.install_id)
+
     def api(self, key: str | None = None, session: bool = True) -> Api:
-        client = Api(self.url, key or self.take_key(), verify=self.verify)
+        client = self.client(key or self.take_key())
         if session:
             assert client.get("/user/configs").status_code == 200
         return client

@@ -82,7 +82,7 @@ if ! python -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", in
 else
   say "Starting the local Connection API server on 127.0.0.1:$port"
 fi
-DBCS_SERVER_PORT=$port "$services" start-server "$state/servers" demo
+DBCS_SERVER_PORT=$port "$services" start-server "$state/servers" demo --api-version 1
 # shellcheck disable=SC1091
 . "$state/servers/demo.env"  # exports DBCS_API_URL and DBCS_API_KEY, which the modules read
 # The port check and the start are not atomic: make sure the server answering is ours.

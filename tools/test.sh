@@ -38,8 +38,8 @@ need_db() {
 need_servers() {
   need_db || return 1
   if [ ! -f "$state/servers/main.env" ]; then
-    "$root/tools/services.sh" start-server "$state/servers" main --strict-configs || return 1
-    "$root/tools/services.sh" start-server "$state/servers" hidden --strict-configs --hide-passwords \
+    "$root/tools/services.sh" start-server "$state/servers" main --api-version 1 --strict-configs || return 1
+    "$root/tools/services.sh" start-server "$state/servers" hidden --api-version 1 --strict-configs --hide-passwords \
       --list-summary --sparse-create || return 1
   fi
 }

@@ -144,7 +144,7 @@ class Server(object):
         self.url = "http://127.0.0.1:%d/api/v1" % self.port
         self.request_log = os.path.join(self.dir, "requests.jsonl")
         command = [server_command(), "--host", "127.0.0.1", "--port", str(self.port), "--data-dir",
-                   os.path.join(self.dir, "data"), "--request-log", self.request_log, "--strict-configs"]
+                   os.path.join(self.dir, "data"), "--request-log", self.request_log, "--strict-configs", "--api-version", "1"]
         with open(os.path.join(self.dir, "server.log"), "wb") as out:
             # The server outlives this block: it is stopped by stop(), by pid.
             self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with

@@ -112,7 +112,8 @@ PortIn = Annotated[
 TypeV1 = _type_field(V1_KINDS, "mysql or postgresql, in any case; stored lowercase")
 TypeV2 = _type_field(tuple(KINDS), f"{', '.join(KINDS)}, in any case; stored lowercase")
 AbsolutePath = Annotated[
-    str, Field(min_length=1, pattern="^/", description="An absolute path on the server"), AfterValidator(_unicode),
+    str, Field(min_length=1, description="An absolute path on the server", json_schema_extra={"pattern": "^/"}),
+    AfterValidator(_unicode),
     AfterValidator(_absolute),
 ]
 

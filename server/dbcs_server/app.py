@@ -119,7 +119,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 def openapi_builder(app: FastAPI) -> Callable[[], dict[str, Any]]:
     def openapi_document() -> dict[str, Any]:
-        """FastAPI's document, less the 422 answers this server never gives."""
+        """FastAPI's document, less the 422 answers this server never gives, with 2.x's two headers as one need."""
         if app.openapi_schema:
             return app.openapi_schema
         from fastapi.openapi.utils import get_openapi
@@ -131,6 +131,9 @@ def openapi_builder(app: FastAPI) -> Callable[[], dict[str, Any]]:
         for path_item in document.get("paths", {}).values():
             for operation in path_item.values():
                 operation.get("responses", {}).pop("422", None)
+                # FastAPI lists each Security dependency as an alternative; this server needs all of them.
+                if len(operation.get("security", [])) > 1:
+                    operation["security"] = [{k: v for need in operation["security"] for k, v in need.items()}]
         schemas = document.get("components", {}).get("schemas", {})
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)

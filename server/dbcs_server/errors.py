@@ -38,7 +38,7 @@ DESCRIPTIONS = {
     400: "Invalid request: the message names the field and what is wrong",
     401: "Missing or wrong X-API-Key (2.x: or X-Install-ID)",
     404: "Unknown connection (or one owned by another API key)",
-    409: "Name already taken, or (with --strict-configs) /user/configs not called yet",
+    409: "Name already taken (v1 with --strict-configs: also /user/configs not called yet)",
     503: "The database could not be reached or answered with an error",
 }
 DETAIL_VALUE_MAX = 200

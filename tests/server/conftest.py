@@ -6,6 +6,7 @@ fixture and the helpers are shared with the reliability suite (tests/conftest.py
 tests/support/server_helpers.py).
 """
 
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +19,15 @@ def scratch(databases: Databases) -> Iterator[str]:
     """A database of this name exists in both PostgreSQL and MariaDB for the session."""
     with databases.scratch_database() as name:
         yield name
+
+
+@pytest.fixture
+def fresh_db(databases: Databases) -> Iterator[str]:
+    """An empty database of a unique name in both servers, dropped afterwards."""
+    name = "dbcs_t_" + secrets.token_hex(4)
+    databases.create_database(name)
+    yield name
+    databases.drop_database(name)
 
 
 @pytest.fixture(scope="session")

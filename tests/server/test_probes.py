@@ -20,15 +20,6 @@ def spec_for(databases, kind, **overrides):
     return databases.pg_spec(**overrides) if kind == "postgresql" else databases.my_spec(**overrides)
 
 
-@pytest.fixture
-def fresh_db(databases):
-    """An empty database of a unique name in both servers, dropped afterwards."""
-    name = "dbcs_t_" + secrets.token_hex(4)
-    databases.create_database(name)
-    yield name
-    databases.drop_database(name)
-
-
 # -- ping -----------------------------------------------------------------------------------
 
 

@@ -94,10 +94,11 @@ def items(listed: Any) -> list[dict[str, Any]]:
 class ServerProcess:
     """One dbcs-server process (python -m dbcs_server), started and stopped by pid.
 
-    api_version 1 by default: the collection's tests speak v1 until the collection speaks 2.x."""
+    api_version 1 by default: the collection's tests speak v1 until the collection speaks 2.x
+    (None: no --api-version, the server's default)."""
 
     def __init__(self, workdir: Path, key_count: int = 2, args: list[str] | None = None,
-                 data_dir: Path | None = None, scheme: str = "http", verify: Any = True, api_version: int = 1):
+                 data_dir: Path | None = None, scheme: str = "http", verify: Any = True, api_version: int | None = 1):
         self.api_version = api_version
         self.install_id: str | None = None
         self.workdir = workdir
@@ -130,9 +131,9 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "dbcs_server", "--api-version", str(self.api_version), "--host", "127.0.0.1",
-            "--port", str(self.port), "--data-dir", str(self.data_dir), "--request-log", str(self.request_log),
-            *self.args,
+            sys.executable, "-m", "dbcs_server", *(["--api-version", str(self.api_version)] if self.api_version else []),
+            "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir),
+            "--request-log", str(self.request_log), *self.args,
         ]
 
     def start(self, timeout: float = 20) -> None:
@@ -157,9 +158,8 @@ class ServerProcess:
                 socket.create_connection(("127.0.0.1", self.port), 0.2).close()
                 with requests.Session() as session:
                     if session.get(self.url + "/health", timeout=5, verify=self.verify).status_code == 200:
-                        if self.api_version == 2:
-                            self.install_id = session.get(self.url + "/system/defaults", timeout=5,
-                                                          verify=self.verify).json()["installId"]
+                        defaults = session.get(self.url + "/system/defaults", timeout=5, verify=self.verify)
+                        self.install_id = defaults.json()["installId"] if defaults.status_code == 200 else None
                         return True
             except (OSError, requests.RequestException):
                 pass

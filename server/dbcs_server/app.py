@@ -25,8 +25,9 @@ from dbcs_server.wire import dialect_for
 
 API_PREFIX = "/api/v1"  # both dialects keep it
 MAX_BODY_BYTES = 1024 * 1024
-SHARED_ROUTERS = (service, user, connections, databases)
+# The dialect's own routers first: 2.x's /connections/test must come before /connections/{id}.
 DIALECT_ROUTERS = {1: (v1_only,), 2: (system, v2_only)}
+SHARED_ROUTERS = (service, user, connections, databases)
 DESCRIPTIONS = {
     1: "The documented v1 API: flat connection fields. Every error is {\"error\": \"<text>\"}.",
     2: "The 2.x API: connection fields nested under spec.<kind>; every authenticated route needs X-API-Key"
@@ -94,7 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.events = events
     app.state.sessions = set()  # owners that called /user/configs since start (--strict-configs)
 
-    for module in SHARED_ROUTERS + DIALECT_ROUTERS[dialect.version]:
+    for module in DIALECT_ROUTERS[dialect.version] + SHARED_ROUTERS:
         app.include_router(module.build(dialect), prefix=API_PREFIX)
     render = errors.renderer(dialect.error)
     errors.install(app, auth.precheck, render)

@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema, model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from dbcs_server.kinds import KINDS, SPEC_KEYS, V1_KINDS, kinds_with_spec
@@ -20,6 +22,7 @@ from dbcs_server.kinds import KINDS, SPEC_KEYS, V1_KINDS, kinds_with_spec
 SSLMode = Literal["disabled", "require", "verify-ca", "verify-full"]
 BASE64_PATTERN = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 IGNORED = "Ignored: accepted because the vendor's web client sends it back"
+IGNORED_FIELD = Field(None, description=IGNORED, json_schema_extra={"readOnly": True})
 
 
 def any_case(names: Iterable[str]) -> str:
@@ -135,11 +138,12 @@ class SSLConfig(BaseModel):
 class IgnoredFields(BaseModel):
     """Members the vendor's web client sends back; accepted and dropped."""
 
-    id: Any = Field(None, description=IGNORED)
-    created: Any = Field(None, description=IGNORED)
-    databasesInfo: Any = Field(None, description=IGNORED)
-    status: Any = Field(None, description=IGNORED)
-    cloud_provider: Any = Field(None, description=IGNORED)
+    # readOnly: the server sets or ignores them (and fuzzers do not take a sent id for the new one's)
+    id: Any = IGNORED_FIELD
+    created: Any = IGNORED_FIELD
+    databasesInfo: Any = IGNORED_FIELD
+    status: Any = IGNORED_FIELD
+    cloud_provider: Any = IGNORED_FIELD
 
 
 class Created(BaseModel):
@@ -563,7 +567,7 @@ class SqlLoggingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sqlCaptureMode: SqlCaptureMode | None = None
-    forwardSQLLogs: bool | None = None
+    forwardSQLLogs: StrictBool | None = None
 
 
 class SqlLogging(BaseModel):

@@ -292,6 +292,24 @@ class Databases:
         finally:
             self.drop_database(name)
 
+    def all_databases(self) -> set[tuple[str, str]]:
+        """Every database of both servers, as ("postgresql" or "mysql", name)."""
+        with self.pg() as conn:
+            found = {("postgresql", row[0]) for row in conn.execute("SELECT datname FROM pg_database")}
+        with self.mysql() as conn, conn.cursor() as cur:
+            cur.execute("SHOW DATABASES")
+            found |= {("mysql", row[0]) for row in cur.fetchall()}
+        return found
+
+    def drop_databases(self, which: set[tuple[str, str]]) -> None:
+        for kind, name in sorted(which):
+            if kind == "postgresql":
+                with self.pg() as conn:
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            else:
+                with self.mysql() as conn, conn.cursor() as cur:
+                    cur.execute("DROP DATABASE IF EXISTS `%s`" % name.replace("`", "``"))
+
     def pg_schemas(self, database: str) -> set[str]:
         with self.pg(database) as conn:
             return {row[0] for row in conn.execute("SELECT nspname FROM pg_namespace")}

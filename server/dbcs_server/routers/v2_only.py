@@ -4,6 +4,7 @@ table routes (the database in the path; 404 when it does not exist)."""
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dbcs_server.models import ConnectionV2Test, PingResult, Success
 from dbcs_server.record import Record
@@ -24,6 +25,11 @@ def split_schemas(values: tuple[str, ...]) -> tuple[str, ...]:
 def build(dialect: Dialect) -> APIRouter:
     router = APIRouter(tags=["databases"], responses=dialect.responses(401, 409))
     Caller = dialect.ConnectionCaller  # pylint: disable=invalid-name
+
+    # Before the connection routes: /connections/test is no connection id for GET, PUT or DELETE.
+    @router.api_route("/connections/test", methods=["GET", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+    def test_connection_other_methods() -> None:
+        raise StarletteHTTPException(405)
 
     @router.post(
         "/connections/test",

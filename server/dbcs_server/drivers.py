@@ -333,25 +333,25 @@ class PostgresDriver(SqlDriver):
             if (include_system or not self.schema_system(schema)) and (not wanted or schema in wanted)
         )
 
+    @staticmethod
+    def create(conn: psycopg.Connection, what: str, name: str, exists: str) -> None:
+        """CREATE SCHEMA or DATABASE, the name quoted as an identifier: AlreadyExists, or ProbeRefused (privileges)."""
+        try:
+            conn.execute(sql.SQL("CREATE {} {}").format(sql.SQL(what), sql.Identifier(name)))
+        except (psycopg.errors.DuplicateSchema, psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+            raise AlreadyExists(exists) from None
+        except psycopg.errors.ProgrammingError as exc:
+            raise ProbeRefused(describe(exc)) from None
+
     def create_schema(self, record: Record, database: str, name: str) -> None:
         check_name(name, "schema", max_bytes=PG_NAME_MAX_BYTES)
         with self.reporting(record) as target, self.open_named(target, database) as conn:
-            try:
-                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-            except (psycopg.errors.DuplicateSchema, psycopg.errors.UniqueViolation):
-                raise AlreadyExists(f"schema '{name}' already exists in database '{database}'") from None
-            except psycopg.errors.ProgrammingError as exc:
-                raise ProbeRefused(describe(exc)) from None
+            self.create(conn, "SCHEMA", name, f"schema '{name}' already exists in database '{database}'")
 
     def create_database(self, record: Record, name: str) -> None:
         check_name(name, "database", max_bytes=PG_NAME_MAX_BYTES)
         with self.reporting(record) as target, self.open(target, target.database) as conn:
-            try:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
-                raise AlreadyExists(f"database '{name}' already exists") from None
-            except psycopg.errors.ProgrammingError as exc:
-                raise ProbeRefused(describe(exc)) from None
+            self.create(conn, "DATABASE", name, f"database '{name}' already exists")
 
 
 class MySQLDriver(SqlDriver):

@@ -1,13 +1,23 @@
 """Connection records: create, list, get, full replace, delete, clone (both dialects)."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
 from dbcs_server.errors import ApiError
+from dbcs_server.record import Record
 from dbcs_server.state import ConnectionId, SettingsDep, StoreDep, not_found
 from dbcs_server.store import NameTaken
 from dbcs_server.wire import Dialect, ListQuery
+
+
+def unique_name(write: Callable[..., Record | None], *args: Any) -> Record | None:
+    """A store write; a name the key already uses is 409."""
+    try:
+        return write(*args)
+    except NameTaken as exc:
+        raise ApiError(409, str(exc)) from None
 
 
 def build(dialect: Dialect) -> APIRouter:
@@ -27,11 +37,7 @@ def build(dialect: Dialect) -> APIRouter:
         " 2.x: {id, created}. 2.x takes the nested form or the flat form (spec wins when both are sent).",
     )
     def create_connection(body: Body, caller: Caller, store: StoreDep) -> Any:  # type: ignore[valid-type]
-        try:
-            record = store.create(caller.owner, dialect.record(body))
-        except NameTaken as exc:
-            raise ApiError(409, str(exc)) from None
-        return dialect.show_created(record)
+        return dialect.show_created(unique_name(store.create, caller.owner, dialect.record(body)))
 
     @router.get(
         "/connections",
@@ -68,10 +74,7 @@ def build(dialect: Dialect) -> APIRouter:
     )
     def replace_connection(connection_id: ConnectionId, body: FullBody, caller: Caller,  # type: ignore[valid-type]
                            store: StoreDep) -> Any:
-        try:
-            record = store.replace(caller.owner, connection_id, dialect.record(body))
-        except NameTaken as exc:
-            raise ApiError(409, str(exc)) from None
+        record = unique_name(store.replace, caller.owner, connection_id, dialect.record(body))
         if record is None:
             raise not_found(connection_id)
         return dialect.show_written(record)

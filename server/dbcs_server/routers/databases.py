@@ -22,19 +22,28 @@ from dbcs_server.state import ConnectionId, DriversDep, StoreDep, load
 from dbcs_server.wire import Dialect
 
 Result = TypeVar("Result")
+NAME_MAX_LENGTH = 63
 
 
-def name_body(what: str, max_length: int) -> dict[str, Any]:
-    """The OpenAPI request body of a route that takes a name as its body."""
-    schema = {"type": "string", "minLength": 1, "maxLength": max_length}
-    return {
+def creating(dialect: Dialect, what: str, summary: str, *statuses: int) -> dict[str, Any]:
+    """The route options of a route that creates a schema or a database named by its body."""
+    schema = {"type": "string", "minLength": 1, "maxLength": NAME_MAX_LENGTH}
+    body = {
         "required": True,
-        "description": f"The {what} name, as a JSON string or as raw text/plain (at most {max_length} characters;"
+        "description": f"The {what} name, as a JSON string or as raw text/plain (at most {NAME_MAX_LENGTH} characters;"
         " PostgreSQL: 63 bytes in UTF-8)",
         "content": {
             "application/json": {"schema": schema, "example": "sales"},
             "text/plain": {"schema": schema, "example": "sales"},
         },
+    }
+    return {
+        "status_code": 201,
+        "response_model": Success,
+        "responses": dialect.responses(400, *statuses, 503),
+        "openapi_extra": {"requestBody": body},
+        "summary": summary,
+        "description": "The name is data, never SQL: it is quoted as an identifier. 409 if it exists already.",
     }
 
 
@@ -131,15 +140,7 @@ def build(dialect: Dialect) -> APIRouter:
         record = load(store, caller.owner, connection_id)
         return dialect.show_databases(answering(drivers[record.type].databases, record))
 
-    @router.post(
-        "/connections/{id}/databases",
-        status_code=201,
-        response_model=Success,
-        responses=dialect.responses(400, 503),
-        openapi_extra={"requestBody": name_body("database", 63)},
-        summary="Create a database",
-        description="The name is data, never SQL: it is quoted as an identifier. 409 if it exists already.",
-    )
+    @router.post("/connections/{id}/databases", **creating(dialect, "database", "Create a database"))
     async def create_database(request: Request, connection_id: ConnectionId, caller: Caller, store: StoreDep,
                               drivers: DriversDep) -> Any:
         def make(record: Record, name: str) -> None:

@@ -6,9 +6,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from dbcs_server.errors import ApiError
-from dbcs_server.models import Success
 from dbcs_server.record import Record
-from dbcs_server.routers.databases import answering, create_named, name_body
+from dbcs_server.routers.databases import answering, create_named, creating
 from dbcs_server.state import ConnectionId, DriversDep, StoreDep, load
 from dbcs_server.wire import Dialect
 
@@ -28,15 +27,7 @@ def build(dialect: Dialect) -> APIRouter:
         record = load(store, caller.owner, connection_id)
         return answering(drivers[record.type].tables, record, record.spec.get("database", ""))
 
-    @router.post(
-        "/connections/{id}/schemas",
-        status_code=201,
-        response_model=Success,
-        responses=dialect.responses(400, 503),
-        openapi_extra={"requestBody": name_body("schema", 63)},
-        summary="Create a schema (PostgreSQL only)",
-        description="The name is data, never SQL: it is quoted as an identifier. 409 if it exists already.",
-    )
+    @router.post("/connections/{id}/schemas", **creating(dialect, "schema", "Create a schema (PostgreSQL only)"))
     async def create_schema(
         request: Request,
         connection_id: ConnectionId,

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dbcs_server.models import ConnectionV2Test, PingResult, Success
+from dbcs_server.models import ConnectionV2Test, PingResult
 from dbcs_server.record import Record
-from dbcs_server.routers.databases import PING_RESPONSES, answering, create_named, name_body, ping_result
+from dbcs_server.routers.databases import PING_RESPONSES, answering, create_named, creating, ping_result
 from dbcs_server.state import ConnectionId, DriversDep, StoreDep, load
 from dbcs_server.wire import Dialect
 
@@ -63,15 +63,8 @@ def build(dialect: Dialect) -> APIRouter:
         record = load(store, caller.owner, connection_id)
         return answering(drivers[record.type].tables, record, db, split_schemas(schemas), include_system, missing=404)
 
-    @router.post(
-        "/connections/{id}/databases/{db:path}/schemas",
-        status_code=201,
-        response_model=Success,
-        responses=dialect.responses(400, 404, 503),
-        openapi_extra={"requestBody": name_body("schema", 63)},
-        summary="Create a schema in a database (PostgreSQL only)",
-        description="The name is data, never SQL: it is quoted as an identifier. 409 if it exists already.",
-    )
+    @router.post("/connections/{id}/databases/{db:path}/schemas",
+                 **creating(dialect, "schema", "Create a schema in a database (PostgreSQL only)", 404))
     async def create_schema(request: Request, connection_id: ConnectionId, db: Database, caller: Caller,
                             store: StoreDep, drivers: DriversDep) -> Any:
         def make(record: Record, name: str) -> None:

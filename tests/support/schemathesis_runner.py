@@ -11,8 +11,10 @@ error shape, and every accepted create or replace reads back as it was sent):
   2. the database routes (ping, databases, tables, schemas) without the stateful phase, with
      the id of a real PostgreSQL connection (and, in 2.x, a scratch database as {db}), so that
      fuzzing reaches their logic: it creates schemas with generated names in the scratch
-     database, and databases with generated names (dropped afterwards). Not stateful: inferred
-     links would otherwise carry that id to DELETE.
+     database, and databases with generated names. Not stateful: inferred links would otherwise
+     carry that id to DELETE. That connection logs in as a role of its own, made for the run
+     (CREATEDB, CREATE on the scratch database, nothing else): what it made is told apart from
+     what other tests make meanwhile, and dropped with it afterwards.
 Both runs send X-API-Key, and in 2.x X-Install-ID, as explicit credentials (so that the auth
 checks probe every route without them); X-Confirm-Delete is a required header of DELETE in the
 2.x document, so positive cases send it and negative ones test its refusal. The log stream
@@ -36,12 +38,17 @@ machine or a hang.
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from psycopg import sql
 
 from server_helpers import Databases, ServerProcess
 
@@ -197,6 +204,36 @@ def run_schemathesis(server: ServerProcess, workdir: Path, config: str, max_exam
     )
 
 
+@contextmanager
+def fuzz_role(databases: Databases, scratch: str) -> Iterator[tuple[str, str]]:
+    """A PostgreSQL role (user, password) that may create databases, and schemas in `scratch`; afterwards
+    the databases it owns are dropped (their names are in `made`), then the role."""
+    user, password = "dbcs_fuzz_" + secrets.token_hex(4), secrets.token_urlsafe(16)
+    with databases.pg() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+            sql.Identifier(user), sql.Literal(password)))
+        conn.execute(sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(sql.Identifier(scratch), sql.Identifier(user)))
+    try:
+        yield user, password
+    finally:
+        with databases.pg() as conn:
+            owned = [row[0] for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = %s)", (user,))]
+            for name in owned:
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        with databases.pg(scratch) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(user)))
+        with databases.pg() as conn:
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(sql.Identifier(scratch), sql.Identifier(user)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))
+
+
+def owned_databases(databases: Databases, user: str) -> int:
+    with databases.pg() as conn:
+        return conn.execute("SELECT count(*) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname = %s",
+                            (user,)).fetchone()[0]
+
+
 def fuzz_the_server(server: ServerProcess, databases: Databases, scratch: str, workdir: Path,
                     max_examples: int) -> FuzzOutcome:
     """Both runs against a started fuzz_server(); `scratch` is a PostgreSQL database schemas may go to."""
@@ -204,14 +241,14 @@ def fuzz_the_server(server: ServerProcess, databases: Databases, scratch: str, w
     client = server.api(server.key, session=server.api_version == 1)  # v1: starts the session (--strict-configs)
     served: Any = client.get("/openapi.json").json()
     operation_count = sum(len(item) for path, item in served["paths"].items() if not re.search(NEVER_ENDS, path))
-    databases_before = databases.all_databases()
-    try:
-        everything = run_schemathesis(server, workdir / "all-operations", EXPECTED.format(target=""), max_examples)
-        outcome.runs.append(everything)
-        if everything.tested != operation_count:
-            outcome.problems.append(f"all-operations run tested {everything.tested} of {operation_count} operations")
+    everything = run_schemathesis(server, workdir / "all-operations", EXPECTED.format(target=""), max_examples)
+    outcome.runs.append(everything)
+    if everything.tested != operation_count:
+        outcome.problems.append(f"all-operations run tested {everything.tested} of {operation_count} operations")
 
-        pg = client.create(server.wire(databases.pg_spec(database=scratch, name="fuzz-target-" + workdir.name)))
+    with fuzz_role(databases, scratch) as (user, password):
+        pg = client.create(server.wire(databases.pg_spec(
+            database=scratch, name="fuzz-target-" + workdir.name, username=user, password=password)))
         schemas_before = databases.pg_schemas(scratch)
         target = f'parameters = {{ "path.id" = "{pg["id"]}"' + (f', "path.db" = "{scratch}"' if server.install_id else "")
         probes = run_schemathesis(
@@ -227,10 +264,7 @@ def fuzz_the_server(server: ServerProcess, databases: Databases, scratch: str, w
         outcome.schemas_created = len(databases.pg_schemas(scratch) - schemas_before)
         if outcome.schemas_created < 2:
             outcome.problems.append(f"fuzzing created only {outcome.schemas_created} schemas: it did not reach the logic")
-    finally:
-        made = databases.all_databases() - databases_before
-        outcome.databases_created = len(made)
-        databases.drop_databases(made)
+        outcome.databases_created = owned_databases(databases, user)
     if outcome.databases_created < 2:
         outcome.problems.append(f"fuzzing created only {outcome.databases_created} databases: it did not reach the logic")
 

@@ -301,15 +301,6 @@ class Databases:
             found |= {("mysql", row[0]) for row in cur.fetchall()}
         return found
 
-    def drop_databases(self, which: set[tuple[str, str]]) -> None:
-        for kind, name in sorted(which):
-            if kind == "postgresql":
-                with self.pg() as conn:
-                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            else:
-                with self.mysql() as conn, conn.cursor() as cur:
-                    cur.execute("DROP DATABASE IF EXISTS `%s`" % name.replace("`", "``"))
-
     def pg_schemas(self, database: str) -> set[str]:
         with self.pg(database) as conn:
             return {row[0] for row in conn.execute("SELECT nspname FROM pg_namespace")}

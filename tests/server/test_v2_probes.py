@@ -253,8 +253,8 @@ def test_database_routes_of_other_kinds_are_400(api2, tmp_path, method, path, ki
     bodies = {
         "files": files(tmp_path),
         "s3": {"name": "s3", "type": "s3", "spec": {"s3": {"region": "r"}}},
-        "snowflake": {"name": "sf", "type": "snowflake", "spec": {"snowflake": {"account": "a", "username": "u",
-                                                                              "password": "p"}}},
+        "snowflake": {"name": "sf", "type": "snowflake",
+                      "spec": {"snowflake": {"account": "a", "username": "u", "password": "p"}}},
     }
     created = api2.create(bodies[kind])
     response = api2.request(method, path.replace("{id}", created["id"]), json="sales")

@@ -95,6 +95,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"unknown field '{field}'"
     if kind == "string_type":
         return f"{field} must be a string"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"{field} must be true or false"
     if kind in ("model_attributes_type", "dict_type", "model_type"):
         return f"{field} must be an object"
     ctx = error.get("ctx") or {}

@@ -48,7 +48,8 @@ def test_sql_logging_answers_the_settings_as_sent(api2, sent, answer):
 
 @pytest.mark.parametrize("sent, error", [
     ({"sqlCaptureMode": "all"}, "sqlCaptureMode must be one of 'off', 'minimal' or 'verbose'"),
-    ({"forwardSQLLogs": "maybe"}, "forwardSQLLogs Input should be a valid boolean, unable to interpret input"),
+    ({"forwardSQLLogs": "maybe"}, "forwardSQLLogs must be true or false"),
+    ({"forwardSQLLogs": 1}, "forwardSQLLogs must be true or false"),
     ({"other": 1}, "unknown field 'other'"),
 ])
 def test_sql_logging_refuses_what_it_does_not_know(api2, sent, error):

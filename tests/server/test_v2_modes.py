@@ -7,6 +7,7 @@ import secrets
 import pytest
 
 from server_helpers import ServerProcess, connection_spec, items, nested
+from test_modes import self_signed
 from test_storage import all_bytes, run_cli
 
 
@@ -140,3 +141,30 @@ def test_one_data_directory_served_by_both_dialects(tmp_path):
         assert names == ["pg", "lake"]
     finally:
         proc2.stop()
+
+
+def test_tls_serves_2x_too(tmp_path):
+    cert_file, key_file = self_signed(tmp_path)
+    proc = ServerProcess(tmp_path, key_count=1, api_version=2, scheme="https", verify=str(cert_file),
+                         args=["--tls-cert", str(cert_file), "--tls-key", str(key_file)])
+    proc.start()
+    try:
+        assert proc.install_id  # read over HTTPS, verified against the certificate
+        assert proc.api(session=False).get("/connections").json()["total"] == 0
+    finally:
+        proc.stop()
+
+
+def test_the_request_log_of_2x_has_five_keys_and_no_secret(server2):
+    client = server2.api(session=False)
+    bodies, hidden = with_secrets()
+    for body in bodies:
+        client.post("/connections", json=body)
+    client.get("/connections", params={"search": "q-" + secrets.token_hex(6)})
+    client.post("/connections/test", json=bodies[0])
+    for entry in server2.log_entries():
+        assert set(entry) == {"time", "method", "path", "status", "duration_ms"} and "?" not in entry["path"]
+    logged = server2.request_log.read_text() + server2.stderr()
+    for secret in hidden + [client.key]:
+        assert secret not in logged
+    assert ("/api/v1/connections/test", 503) in {(e["path"], e["status"]) for e in server2.log_entries()}

@@ -44,6 +44,7 @@ class Api:
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 30)
+        kwargs.setdefault("verify", self.session.verify)  # per request: REQUESTS_CA_BUNDLE would override the session's
         return self.session.request(method, self.url + path, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:

@@ -154,7 +154,11 @@ class Store:
             self._all.clear()
 
     def ready(self) -> bool:
-        return self._db().execute("SELECT count(*) FROM sqlite_master").fetchone() is not None
+        """Whether the file answers a read (GET /ready)."""
+        try:
+            return self._db().execute("SELECT count(*) FROM connections").fetchone() is not None
+        except sqlite3.Error:
+            return False
 
     # -- records ---------------------------------------------------------------------------
 

@@ -222,7 +222,7 @@ class V2(Dialect):
     confirm_delete = staticmethod(_confirm_delete)
 
     def record(self, body: models.ConnectionV2In) -> Record:
-        key, fields = body.spec.member()
+        _key, fields = body.spec.member()
         return Record(
             name=body.name or "", type=body.type, spec=prune(fields.model_dump(by_alias=True)),
             ssl=body.ssl.model_dump(exclude_none=True) if body.ssl else None,

@@ -13,7 +13,7 @@ import pytest
 
 from schemathesis_runner import fuzz_server, fuzz_the_server
 
-DEFAULT_EXAMPLES = {1: 130, 2: 36}
+DEFAULT_EXAMPLES = {1: 130, 2: 40}
 MIN_CASES = 2000
 CHOSEN = os.environ.get("DBCS_SCHEMATHESIS_MAX_EXAMPLES")
 

@@ -8,9 +8,10 @@ from urllib.parse import quote
 import pytest
 from psycopg import sql
 
-from server_helpers import free_port, nested
+from server_helpers import nested
 
 KINDS = ["postgresql", "mysql"]
+CLOSED_PORT = 1  # nothing listens on 127.0.0.1:1: the login is refused at once
 
 
 def spec_for(databases, kind, **overrides):
@@ -112,7 +113,7 @@ def test_tables_of_a_database_that_does_not_exist_is_404(api2, databases, kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_tables_of_an_unreachable_server_is_503(api2, databases, kind):
-    created = api2.create(spec_for(databases, kind, port=free_port()))
+    created = api2.create(spec_for(databases, kind, port=CLOSED_PORT))
     response = api2.get(f"/connections/{created['id']}/databases/x/tables")
     assert response.status_code == 503
     assert response.json()["code"] == "SERVICE_UNAVAILABLE"

@@ -75,7 +75,7 @@ eval "$(services env "$state")"
 echo "    PostgreSQL 127.0.0.1:$DBCS_PG_PORT, MariaDB 127.0.0.1:$DBCS_MY_PORT"
 
 say "Starting the local Connection API server on 127.0.0.1:8020 (a port the system picks when 8020 is in use)"
-services start-server "$state" demo --port 8020 >/dev/null
+services start-server "$state" demo --port 8020 --api-version 1 >/dev/null
 eval "$(services env "$state" demo)"  # exports DBCS_API_URL and DBCS_API_KEY, which the modules read
 echo "    DBCS_API_URL=$DBCS_API_URL (DBCS_API_KEY: a random key, not shown)"
 

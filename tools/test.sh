@@ -16,8 +16,8 @@ ALL_STEPS=(lint docs sanity units harness server integration molecule reliabilit
 # answers as the vendor's server does (passwords returned); "hidden" is a hardened server in the
 # documented shapes (passwords hidden, summary list, id-only create answers).
 FLAVOURS=(
-  "main --strict-configs"
-  "hidden --strict-configs --hide-passwords --list-summary --sparse-create"
+  "main --api-version 1 --strict-configs"
+  "hidden --api-version 1 --strict-configs --hide-passwords --list-summary --sparse-create"
 )
 
 # Services live in $state/NAME (tools/services.py; NAME/services.json): "main" holds the databases

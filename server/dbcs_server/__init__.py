@@ -1,3 +1,3 @@
-"""A local implementation of the DBConvert Streams Connection API (see shared/API.md)."""
+"""A local implementation of the DBConvert Streams Connection API, in both of its dialects (v1 and 2.x)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

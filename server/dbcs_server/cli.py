@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from dbcs_server import __version__
-from dbcs_server.settings import Settings, default_data_dir
+from dbcs_server.settings import API_VERSIONS, Settings, default_data_dir
+
+V1_ONLY_OPTIONS = ("strict_configs", "list_summary", "sparse_create")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -22,18 +24,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="port to listen on; 0: a free port the system picks (default: %(default)s)")
     parser.add_argument("--port-file", type=Path, default=None, metavar="FILE",
                         help="once listening, write the port to FILE (how a caller of --port 0 learns it)")
+    parser.add_argument("--api-version", default=os.environ.get("DBCS_API_VERSION", "2"), metavar="{1,2}",
+                        help="the API dialect to serve: 2 (2.x servers, what users run today) or 1 (the documented"
+                        " v1 API); also DBCS_API_VERSION (default: 2)")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help=f"where the database and secret.key live (default: {default_data_dir()})")
     parser.add_argument("--api-key", action="append", default=[], metavar="KEY",
                         help="an accepted API key (repeatable); prefer DBCS_API_KEYS, which ps does not show")
     parser.add_argument("--strict-configs", action="store_true",
-                        help="connection routes answer 409 until the key has called GET /user/configs")
+                        help="v1 only: connection routes answer 409 until the key has called GET /user/configs")
     parser.add_argument("--hide-passwords", action="store_true",
-                        help="never return passwords or ssl.client_key")
+                        help="never return secrets (passwords, ssl.client_key, s3 secretKey and sessionToken)")
     parser.add_argument("--list-summary", action="store_true",
-                        help="GET /connections returns only id, name, type, host, port per item")
+                        help="v1 only: GET /connections returns only id, name, type, host, port per item")
     parser.add_argument("--sparse-create", action="store_true",
-                        help="create and clone answer only {id, created}, like the vendor's v1 server")
+                        help="v1 only: create and clone answer only {id, created}, like the vendor's v1 server")
     parser.add_argument("--db-timeout", type=float, default=5.0, metavar="SECONDS",
                         help="timeout for connecting to databases (default: %(default)s)")
     parser.add_argument("--allow-db-host", action="append", default=[], metavar="HOST",
@@ -44,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="allow browser requests from this origin (repeatable)")
     parser.add_argument("--tls-cert", type=Path, default=None, metavar="FILE", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", type=Path, default=None, metavar="FILE", help="private key for --tls-cert")
+    parser.add_argument("--sse-heartbeat", type=float, default=15.0, metavar="SECONDS",
+                        help="2.x: seconds between heartbeats on GET /logs/stream (default: %(default)s)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
@@ -54,6 +61,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     keys = tuple(dict.fromkeys(k for k in [*args.api_key, *env_keys] if k))
     return Settings(
         api_keys=keys,
+        api_version=int(args.api_version) if args.api_version in ("1", "2") else 0,
         data_dir=args.data_dir or default_data_dir(),
         strict_configs=args.strict_configs,
         hide_passwords=args.hide_passwords,
@@ -63,6 +71,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         request_log=args.request_log,
         cors_origins=tuple(args.cors_origin),
         allowed_db_hosts=tuple(args.allow_db_host),
+        sse_heartbeat=args.sse_heartbeat,
     )
 
 
@@ -88,8 +97,18 @@ def fail(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = settings_from(args)
+    if settings.api_version not in API_VERSIONS:
+        return fail(f"--api-version (or DBCS_API_VERSION) must be 1 or 2, not '{args.api_version}'")
+    if settings.api_version == 2:
+        for name in V1_ONLY_OPTIONS:
+            if getattr(settings, name):
+                option = "--" + name.replace("_", "-")
+                return fail(f"{option} imitates the v1 API; it has no meaning with --api-version 2"
+                            " (leave it out, or serve v1 with --api-version 1)")
     if not settings.api_keys:
         return fail("no API key configured: pass --api-key KEY or set DBCS_API_KEYS=key1,key2")
+    if not 0 < settings.sse_heartbeat <= 3600:
+        return fail("--sse-heartbeat must be between 0 and 3600 seconds")
     if not 0 < settings.db_timeout <= 3600:
         return fail("--db-timeout must be between 0 and 3600 seconds")
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -98,18 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from dbcs_server.app import create_app
+    from dbcs_server.install import InstallIdError
     from dbcs_server.secrets_box import SecretKeyError
+    from dbcs_server.store import LayoutError
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(name)s: %(message)s")
     try:
         app = create_app(settings)
-    except SecretKeyError as exc:
+    except (SecretKeyError, InstallIdError, LayoutError) as exc:
         return fail(str(exc))
     except OSError as exc:
         return fail(f"cannot use the data directory {settings.data_dir}: {exc.strerror or exc}")
     logging.getLogger("dbcs_server").info(
-        "data in %s, %d API key(s)%s", settings.data_dir, len(settings.api_keys),
-        ", request log " + str(settings.request_log) if settings.request_log else "",
+        "API %s, data in %s, %d API key(s)%s", "2.x" if settings.api_version == 2 else "v1", settings.data_dir,
+        len(settings.api_keys), ", request log " + str(settings.request_log) if settings.request_log else "",
     )
     try:
         sock = listen(args.host, args.port)
@@ -120,7 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         write_port_file(args.port_file, port)
     logging.getLogger("dbcs_server").info(
         "listening on %s://%s:%d", "https" if args.tls_cert else "http", args.host, port)
-    server = uvicorn.Server(uvicorn.Config(
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame) -> None:
+            app.state.events.close()  # open log streams end now, not after the graceful timeout
+            super().handle_exit(sig, frame)
+
+    server = Server(uvicorn.Config(
         app,
         log_level=args.log_level,
         access_log=False,  # it would print query strings; --request-log replaces it

@@ -1,22 +1,25 @@
-"""One error shape everywhere: {"error": "<text>"}.
+"""One error shape per dialect everywhere: {"error": "<text>"} (v1), plus "code" and "details" (2.x).
 
 Validation failures are 400 (never 422), unknown routes 404, wrong methods 405, and anything
 unexpected a generic 500 whose log line names the exception type and frames, never its message
-(driver messages can quote secrets).
+(driver messages can quote secrets). The handlers and middlewares render errors through the
+Renderer create_app gives them (the dialect's shape).
 """
 
 import logging
 import re
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dbcs_server.kinds import SECRET_FIELD_NAMES
 from dbcs_server.secrets_box import SecretKeyError
 
 log = logging.getLogger("dbcs_server")
@@ -31,39 +34,44 @@ STATUS_TEXT = {
     415: "unsupported media type",
     503: "service unavailable",
 }
-
-
-class ErrorBody(BaseModel):
-    """Every error answer: {"error": "<text>"}, and no other member."""
-
-    # additionalProperties: false in the document, so that conformance checks hold answers to the exact shape.
-    model_config = ConfigDict(extra="forbid")
-
-    error: str
+DESCRIPTIONS = {
+    400: "Invalid request: the message names the field and what is wrong",
+    401: "Missing or wrong X-API-Key (2.x: or X-Install-ID)",
+    404: "Unknown connection (or one owned by another API key)",
+    409: "Name already taken (v1 with --strict-configs: also /user/configs not called yet)",
+    503: "The database could not be reached or answered with an error",
+}
+DETAIL_VALUE_MAX = 200
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, code: str | None = None,
+                 details: dict[str, Any] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers
+        self.code = code
+        self.details = details
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+# render(status, message, code=None, details=None, headers=None) -> the answer, in the dialect's shape
+Renderer = Callable[..., JSONResponse]
 
 
-def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def renderer(shape: Callable[..., dict[str, Any]]) -> Renderer:
+    def render(status: int, message: str, code: str | None = None, details: dict[str, Any] | None = None,
+               headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse(shape(status, message, code, details), status_code=status, headers=headers)
+
+    return render
+
+
+def responses(error_model: type[BaseModel], *statuses: int,
+              descriptions: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer."""
-    descriptions = {
-        400: "Invalid request: the message names the field and what is wrong",
-        401: "Missing or wrong X-API-Key",
-        404: "Unknown connection (or one owned by another API key)",
-        409: "Name already taken, or (with --strict-configs) /user/configs not called yet",
-        503: "The database could not be reached or answered with an error",
-    }
-    return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}
+    text = {**DESCRIPTIONS, **(descriptions or {})}
+    return {s: {"model": error_model, "description": text[s]} for s in statuses}
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -87,6 +95,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"unknown field '{field}'"
     if kind == "string_type":
         return f"{field} must be a string"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"{field} must be true or false"
     if kind in ("model_attributes_type", "dict_type", "model_type"):
         return f"{field} must be an object"
     ctx = error.get("ctx") or {}
@@ -123,18 +133,36 @@ def allowed_methods(request: Request) -> list[str]:
     return []
 
 
-def install(app: FastAPI, precheck) -> None:
+def validation_details(exc: RequestValidationError) -> dict[str, Any] | None:
+    """{field, value} of the first refused field; the value only when it is short, plain and no secret."""
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        if not loc or error.get("type") == "json_invalid":
+            continue
+        details: dict[str, Any] = {"field": ".".join(loc)}
+        value = error.get("input")
+        if (error.get("type") != "missing" and loc[-1] not in SECRET_FIELD_NAMES
+                and isinstance(value, (str, int, float, bool)) and len(str(value)) <= DETAIL_VALUE_MAX):
+            details["value"] = value
+        return details
+    return None
+
+
+def install(app: FastAPI, precheck: Callable[[Request], None], render: Renderer) -> None:
     """Register the handlers. `precheck(request)` raises the auth/session ApiError, if any,
     so that a malformed body from an unauthenticated caller is still a 401."""
 
+    def answer(exc: ApiError) -> JSONResponse:
+        return render(exc.status, exc.message, exc.code, exc.details, exc.headers)
+
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.headers)
+        return answer(exc)
 
     @app.exception_handler(SecretKeyError)
     async def secret_key_error(request: Request, exc: SecretKeyError) -> JSONResponse:
         log.error("%s", exc)
-        return error_response(500, str(exc))
+        return render(500, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -144,22 +172,23 @@ def install(app: FastAPI, precheck) -> None:
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
-        return error_response(exc.status_code, detail or "error", headers)
+        return render(exc.status_code, detail or "error", headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         try:
             precheck(request)
         except ApiError as first:
-            return error_response(first.status, first.message, first.headers)
-        return error_response(400, validation_message(exc))
+            return answer(first)
+        return render(400, validation_message(exc), "VALIDATION_ERROR", validation_details(exc))
 
 
 class CatchAllMiddleware:
     """Turn any unhandled exception into a 500 {"error"} without logging its message."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, render: Renderer):
         self.app = app
+        self.render = render
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -183,7 +212,7 @@ class CatchAllMiddleware:
             )
             if started:
                 return  # too late for an error body; uvicorn closes the connection
-            response = error_response(500, "internal server error")
+            response = self.render(500, "internal server error")
             await response(scope, receive, send)
 
 
@@ -193,9 +222,10 @@ class BodyLimitMiddleware:
     A connection with three PEM certificates is a few kilobytes; nothing the API takes comes near a MiB.
     """
 
-    def __init__(self, app: ASGIApp, limit: int):
+    def __init__(self, app: ASGIApp, limit: int, render: Renderer):
         self.app = app
         self.limit = limit
+        self.render = render
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -222,7 +252,7 @@ class BodyLimitMiddleware:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, BodyTooLarge(self.limit).detail)
+        response = self.render(413, BodyTooLarge(self.limit).detail)
         await response(scope, receive, send)
 
 

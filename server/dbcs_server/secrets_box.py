@@ -1,11 +1,11 @@
-"""Encryption at rest for passwords and SSL keys: Fernet with a key file made on first start."""
+"""Encryption at rest for secrets (passwords, keys, tokens): Fernet with a key file made on first start."""
 
-import os
 import stat
-import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from dbcs_server.files import create_once
 
 KEY_FILE = "secret.key"
 
@@ -22,31 +22,7 @@ def load_or_create_key(data_dir: Path) -> bytes:
 
 
 def _create_key(path: Path) -> None:
-    """Write a new key to a private temporary file, then link it into place.
-
-    A crash (kill -9, power loss) at any moment leaves either no key file, so that the next start
-    makes one, or a whole one: never an empty key file the server would refuse forever (at worst
-    an unused .secret.key.* file, 0600, stays behind). The link never replaces a key file another
-    process made meanwhile.
-    """
-    fd, temporary = tempfile.mkstemp(prefix=f".{KEY_FILE}.", dir=path.parent)  # mode 0600
-    try:
-        try:
-            os.write(fd, Fernet.generate_key() + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    finally:
-        os.unlink(temporary)
+    create_once(path, Fernet.generate_key() + b"\n")
 
 
 def _read_key(path: Path) -> bytes:

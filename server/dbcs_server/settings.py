@@ -10,9 +10,13 @@ def default_data_dir() -> Path:
     return Path(base) / "dbcs-server"
 
 
+API_VERSIONS = (1, 2)
+
+
 @dataclass(frozen=True)
 class Settings:
     api_keys: tuple[str, ...]
+    api_version: int = 2  # the dialect served: 1 (documented v1 API) or 2 (2.x servers)
     data_dir: Path = field(default_factory=default_data_dir)
     strict_configs: bool = False
     hide_passwords: bool = False
@@ -23,3 +27,4 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # Empty means any host; otherwise probes refuse every other host before any network traffic.
     allowed_db_hosts: tuple[str, ...] = ()
+    sse_heartbeat: float = 15.0  # seconds between heartbeats on GET /logs/stream (2.x)

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from dbcs_server.probes import Prober
+from dbcs_server.drivers import Driver
+from dbcs_server.errors import ApiError
+from dbcs_server.record import Record
 from dbcs_server.settings import Settings
 from dbcs_server.store import Store
 
@@ -20,13 +22,13 @@ async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-async def _prober(request: Request) -> Prober:
-    return request.app.state.prober
+async def _drivers(request: Request) -> dict[str, Driver]:
+    return request.app.state.drivers
 
 
 StoreDep = Annotated[Store, Depends(_store)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
-ProberDep = Annotated[Prober, Depends(_prober)]
+DriversDep = Annotated[dict[str, Driver], Depends(_drivers)]
 ConnectionId = Annotated[
     str,
     Path(
@@ -35,3 +37,15 @@ ConnectionId = Annotated[
         json_schema_extra={"pattern": "^conn_[0-9A-Za-z]{27}$"},
     ),
 ]
+
+
+def not_found(connection_id: str) -> ApiError:
+    return ApiError(404, f"connection '{connection_id}' not found")
+
+
+def load(store: Store, owner: str, connection_id: str) -> Record:
+    """The caller's connection with its secrets (for a driver), or 404."""
+    record = store.get(owner, connection_id, secrets=True)
+    if record is None:
+        raise not_found(connection_id)
+    return record

@@ -1,9 +1,19 @@
 """SQLite storage of connections: one file in the data directory, WAL, one connection per thread.
 
+One row per connection: its identity (id, owner, name, kind, created), its document without
+secrets as JSON, and its secrets as one sealed blob (a JSON object keyed by dotted path, sealed
+with secrets_box; sealed even when empty, so that every row proves the key file). Which paths
+are secrets is the kind's business (kinds.py), not the store's layout: a new field or kind
+needs no new column.
+
 Writes run in BEGIN IMMEDIATE transactions; with WAL and synchronous=NORMAL a committed write
 survives a crash of this process (not necessarily a power loss), without an fsync per request.
 Names are unique per owner through a UNIQUE index, so concurrent creates cannot both win.
-Passwords and SSL client keys are stored sealed (see secrets_box).
+
+The layout is versioned with PRAGMA user_version. Version 1 is the first layout (one column
+per field, user_version 0); opening a data directory migrates it, in one transaction, to the
+current version. A store only shows the kinds it is opened with (a v1 server on a data
+directory a 2.x server wrote keeps its other connections, invisible to it).
 """
 
 import json
@@ -17,30 +27,25 @@ from pathlib import Path
 from typing import Any
 
 from dbcs_server import ksuid
+from dbcs_server.kinds import KINDS
+from dbcs_server.record import Record, pop_paths, put_paths
 from dbcs_server.secrets_box import SecretBox
 
 DB_FILE = "connections.sqlite3"
 NAME_MAX = 255
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS connections (
+LAYOUT_VERSION = 2
+CONNECTIONS_TABLE = """
+CREATE TABLE {table} (
     id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
     name TEXT NOT NULL,
-    type TEXT NOT NULL,
-    host TEXT NOT NULL,
-    port INTEGER NOT NULL,
-    username TEXT NOT NULL,
-    password BLOB NOT NULL,
-    database TEXT NOT NULL,
-    schema TEXT,
-    ssl TEXT,
-    ssl_client_key BLOB,
-    created INTEGER NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS connections_owner_name ON connections (owner, name);
-"""
-COLUMNS = "id, name, type, host, port, username, password, database, schema, ssl, ssl_client_key, created"
+    kind TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    secrets BLOB NOT NULL
+)"""
+OWNER_NAME_INDEX = "CREATE UNIQUE INDEX connections_owner_name ON connections (owner, name)"
+COLUMNS = "id, name, kind, created, document, secrets"
 
 
 class NameTaken(Exception):
@@ -48,25 +53,26 @@ class NameTaken(Exception):
         super().__init__(f"a connection named '{name}' already exists")
 
 
+class LayoutError(Exception):
+    """The database file cannot be used by this version; the message says why."""
+
+
 class Store:
-    def __init__(self, path: Path, box: SecretBox):
+    def __init__(self, path: Path, box: SecretBox, kinds: tuple[str, ...] = tuple(KINDS)):
         self.path = path
         self._box = box
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._visible = f"kind IN ({', '.join('?' * len(kinds))})"
+        self._kinds = kinds
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        db = self._db()
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)
+        self._db().execute("PRAGMA journal_mode=WAL")
+        self._migrate()
         self._check_key()
 
-    def _check_key(self) -> None:
-        """Refuse a secret.key that cannot open what is stored (replaced or from another server)."""
-        row = self._db().execute("SELECT password FROM connections LIMIT 1").fetchone()
-        if row is not None:
-            self._box.open(row[0])
+    # -- the file --------------------------------------------------------------------------
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -91,88 +97,136 @@ class Store:
                 db.execute("ROLLBACK")
             raise
 
+    def _migrate(self) -> None:
+        """Bring the file to LAYOUT_VERSION in one transaction (two servers starting at once: one migrates)."""
+        with self._write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 and db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'connections'"
+            ).fetchone():
+                version = 1  # the first layout did not set user_version
+            if version > LAYOUT_VERSION:
+                raise LayoutError(
+                    f"{self.path} has storage layout {version}; this dbcs-server knows layouts up to {LAYOUT_VERSION}"
+                    " (was it written by a newer version?)"
+                )
+            if version == 0:
+                db.execute(CONNECTIONS_TABLE.format(table="connections"))
+                db.execute(OWNER_NAME_INDEX)
+            elif version == 1:
+                self._migrate_from_columns(db)
+            db.execute(f"PRAGMA user_version = {LAYOUT_VERSION}")
+
+    def _migrate_from_columns(self, db: sqlite3.Connection) -> None:
+        """Layout 1 (a column per field, password and ssl_client_key sealed one by one) to layout 2."""
+        db.execute(CONNECTIONS_TABLE.format(table="connections_new"))
+        rows = db.execute(
+            "SELECT id, owner, name, type, host, port, username, password, database, schema, ssl, ssl_client_key,"
+            " created FROM connections"
+        ).fetchall()
+        for (id_, owner, name, type_, host, port, username, password, database, schema, ssl, client_key,
+             created) in rows:
+            spec = {"host": host, "port": port, "username": username, "password": self._box.open(password)}
+            if database:
+                spec["database"] = database
+            ssl_fields = json.loads(ssl) if ssl else None
+            if ssl_fields is not None and client_key is not None:
+                ssl_fields["client_key"] = self._box.open(client_key)
+            record = Record(name, type_, spec, ssl=ssl_fields, schema=schema, id=id_, created=created)
+            db.execute(
+                f"INSERT INTO connections_new (owner, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (owner, id_, name, type_, created, *self._sealed(record)),
+            )
+        db.execute("DROP TABLE connections")
+        db.execute("ALTER TABLE connections_new RENAME TO connections")
+        db.execute(OWNER_NAME_INDEX)
+
+    def _check_key(self) -> None:
+        """Refuse a secret.key that cannot open what is stored (replaced or from another server)."""
+        row = self._db().execute("SELECT secrets FROM connections LIMIT 1").fetchone()
+        if row is not None:
+            self._box.open(row[0])
+
     def close(self) -> None:
         with self._lock:
             for db in self._all:
                 db.close()
             self._all.clear()
 
+    def ready(self) -> bool:
+        """Whether the file answers a read (GET /ready)."""
+        try:
+            return self._db().execute("SELECT count(*) FROM connections").fetchone() is not None
+        except sqlite3.Error:
+            return False
+
     # -- records ---------------------------------------------------------------------------
 
-    def _sealed_columns(self, fields: dict[str, Any]) -> tuple:
-        ssl = dict(fields["ssl"]) if fields.get("ssl") else None
-        client_key = ssl.pop("client_key", None) if ssl else None
-        return (
-            fields["name"], fields["type"], fields["host"], fields["port"], fields["username"],
-            self._box.seal(fields["password"]), fields["database"], fields.get("schema"),
-            json.dumps(ssl) if ssl else None,
-            self._box.seal(client_key) if client_key else None,
-        )
+    def _sealed(self, record: Record) -> tuple[str, bytes]:
+        document, secrets = pop_paths(record.document(), KINDS[record.type].secret_paths)
+        return json.dumps(document, separators=(",", ":")), self._box.seal(json.dumps(secrets))
 
-    def _record(self, row: tuple, secrets: bool) -> dict[str, Any]:
-        (id_, name, type_, host, port, username, password, database, schema, ssl, client_key, created) = row
-        record: dict[str, Any] = {
-            "id": id_, "name": name, "type": type_, "host": host, "port": port,
-            "username": username, "database": database, "created": created,
-        }
+    def _record(self, row: tuple, secrets: bool) -> Record:
+        id_, name, kind, created, document, sealed = row
+        fields = json.loads(document)
         if secrets:
-            record["password"] = self._box.open(password)
-        if schema is not None:
-            record["schema"] = schema
-        if ssl is not None:
-            record["ssl"] = json.loads(ssl)
-            if secrets and client_key is not None:
-                record["ssl"]["client_key"] = self._box.open(client_key)
-        return record
+            fields = put_paths(fields, json.loads(self._box.open(sealed)))
+        return Record.from_document(fields, name=name, type=kind, id=id_, created=created)
 
     # -- operations ------------------------------------------------------------------------
 
-    def create(self, owner: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def create(self, owner: str, record: Record) -> Record:
         now = int(time.time())
         id_ = "conn_" + ksuid.new(now)
         try:
             with self._write() as db:
                 db.execute(
-                    f"INSERT INTO connections (owner, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (owner, id_, *self._sealed_columns(fields), now),
+                    f"INSERT INTO connections (owner, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (owner, id_, record.name, record.type, now, *self._sealed(record)),
                 )
         except sqlite3.IntegrityError:
-            raise NameTaken(fields["name"]) from None
-        return {"id": id_, "created": now, **fields}
+            raise NameTaken(record.name) from None
+        return Record.from_document(record.document(), name=record.name, type=record.type, id=id_, created=now)
 
-    def list(self, owner: str, secrets: bool) -> list[dict[str, Any]]:
+    def list(self, owner: str, secrets: bool) -> list[Record]:
         rows = self._db().execute(
-            f"SELECT {COLUMNS} FROM connections WHERE owner = ? ORDER BY created, rowid", (owner,)
+            f"SELECT {COLUMNS} FROM connections WHERE owner = ? AND {self._visible} ORDER BY created, rowid",
+            (owner, *self._kinds),
         ).fetchall()
         return [self._record(row, secrets) for row in rows]
 
-    def get(self, owner: str, id_: str, secrets: bool) -> dict[str, Any] | None:
+    def get(self, owner: str, id_: str, secrets: bool) -> Record | None:
         row = self._db().execute(
-            f"SELECT {COLUMNS} FROM connections WHERE owner = ? AND id = ?", (owner, id_)
+            f"SELECT {COLUMNS} FROM connections WHERE owner = ? AND id = ? AND {self._visible}",
+            (owner, id_, *self._kinds),
         ).fetchone()
         return self._record(row, secrets) if row else None
 
     def count(self, owner: str) -> int:
-        return self._db().execute("SELECT count(*) FROM connections WHERE owner = ?", (owner,)).fetchone()[0]
+        return self._db().execute(
+            f"SELECT count(*) FROM connections WHERE owner = ? AND {self._visible}", (owner, *self._kinds)
+        ).fetchone()[0]
 
-    def replace(self, owner: str, id_: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+    def replace(self, owner: str, id_: str, record: Record) -> Record | None:
         try:
             with self._write() as db:
                 cursor = db.execute(
-                    "UPDATE connections SET name = ?, type = ?, host = ?, port = ?, username = ?, password = ?,"
-                    " database = ?, schema = ?, ssl = ?, ssl_client_key = ? WHERE owner = ? AND id = ?",
-                    (*self._sealed_columns(fields), owner, id_),
+                    f"UPDATE connections SET name = ?, kind = ?, document = ?, secrets = ?"
+                    f" WHERE owner = ? AND id = ? AND {self._visible}",
+                    (record.name, record.type, *self._sealed(record), owner, id_, *self._kinds),
                 )
                 if cursor.rowcount == 0:
                     return None
                 created = db.execute("SELECT created FROM connections WHERE id = ?", (id_,)).fetchone()[0]
         except sqlite3.IntegrityError:
-            raise NameTaken(fields["name"]) from None
-        return {"id": id_, "created": created, **fields}
+            raise NameTaken(record.name) from None
+        return Record.from_document(record.document(), name=record.name, type=record.type, id=id_, created=created)
 
     def delete(self, owner: str, id_: str) -> bool:
         with self._write() as db:
-            return db.execute("DELETE FROM connections WHERE owner = ? AND id = ?", (owner, id_)).rowcount == 1
+            return db.execute(
+                f"DELETE FROM connections WHERE owner = ? AND id = ? AND {self._visible}", (owner, id_, *self._kinds)
+            ).rowcount == 1
 
     def clone(self, owner: str, id_: str) -> dict[str, Any] | None:
         """Copy every field (secrets too) under a new id and the first free '<name>-copy[-N]'."""
@@ -180,7 +234,8 @@ class Store:
         new_id = "conn_" + ksuid.new(now)
         with self._write() as db:
             row = db.execute(
-                "SELECT name FROM connections WHERE owner = ? AND id = ?", (owner, id_)
+                f"SELECT name FROM connections WHERE owner = ? AND id = ? AND {self._visible}",
+                (owner, id_, *self._kinds),
             ).fetchone()
             if row is None:
                 return None
@@ -188,8 +243,7 @@ class Store:
             name = copy_name(row[0], taken)
             db.execute(
                 f"INSERT INTO connections (owner, {COLUMNS})"
-                " SELECT owner, ?, ?, type, host, port, username, password, database, schema, ssl, ssl_client_key, ?"
-                " FROM connections WHERE owner = ? AND id = ?",
+                " SELECT owner, ?, ?, kind, ?, document, secrets FROM connections WHERE owner = ? AND id = ?",
                 (new_id, name, now, owner, id_),
             )
         return {"id": new_id, "created": now, "name": name}

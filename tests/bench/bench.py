@@ -134,7 +134,7 @@ class Server(object):
 
     def __init__(self, workdir, name):
         self.services = services.Services(os.path.join(workdir, name))
-        record = self.services.start_server(name, ["--strict-configs"])
+        record = self.services.start_server(name, ["--strict-configs", "--api-version", "1"])
         self.url = record["url"]
         self.key = record["api_keys"][0]
         self.request_log = record["request_log"]

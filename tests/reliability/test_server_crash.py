@@ -1,6 +1,6 @@
 """Server under load and hostile input.
 
-kill -9 in the middle of 200 concurrent writes, then a restart on the same data directory,
+In both dialects (v1 and 2.x): kill -9 in the middle of 200 concurrent writes, then a restart on the same data directory,
 repeated at different moments (DBCS_RELIABILITY_KILL_ROUNDS, default 4: after 1/8, 3/8, 5/8 and
 7/8 of the writes were acknowledged) on one store that goes through every crash in turn.
 
@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 import requests
 
-from server_helpers import Api, ServerProcess, connection_spec
+from server_helpers import Api, ServerProcess, connection_spec, items
 
 ROUNDS = int(os.environ.get("DBCS_RELIABILITY_KILL_ROUNDS", "4"))
 WRITES = int(os.environ.get("DBCS_RELIABILITY_KILL_WRITES", "200"))
@@ -55,7 +55,7 @@ class Write:
     kind: str  # create, update, delete or clone
     key: str
     id: str | None  # the connection changed (update, delete)
-    new: dict[str, Any] | None  # the spec sent (create, update)
+    new: dict[str, Any] | None  # the body sent (create, update), in the server's dialect
     old: dict[str, Any] | None  # the stored record before (update, delete), the source (clone)
     status: int | None = None
     body: Any = None
@@ -79,8 +79,8 @@ class Write:
                 response = client.put(f"/connections/{self.id}", json=self.new)
             elif self.kind == "clone":
                 response = client.put(f"/connections/{self.old['id']}/clone")
-            else:
-                response = client.delete(f"/connections/{self.id}")
+            else:  # the confirmation 2.x needs, harmless to v1
+                response = client.delete(f"/connections/{self.id}", headers={"X-Confirm-Delete": "true"})
         except requests.RequestException as exc:
             self.failure = type(exc).__name__
             return
@@ -132,7 +132,7 @@ class Ledger:
         self.cloned: set[str] = set()  # sources cloned once: a second copy would be named -copy-2
 
     def client(self, key: str) -> Api:
-        return Api(self.server.url, key)
+        return self.server.client(key)
 
     def top_up(self) -> None:
         """Acknowledged, sequential creates until each key has what the next round updates and deletes."""
@@ -140,7 +140,7 @@ class Ledger:
             client = self.client(key)
             while len(self.expected[key]) < UPDATES + DELETES + UNTOUCHED or len(self.expected[key].keys() - self.cloned) < UNTOUCHED:
                 self.counter += 1
-                fields = spec(f"base-{self.counter}")
+                fields = self.server.wire(spec(f"base-{self.counter}"))
                 created = client.create(fields)
                 self.expected[key][created["id"]] = record(fields, created["id"], created["created"])
 
@@ -150,8 +150,9 @@ class Ledger:
             targets = random.sample(sorted(self.expected[key]), UPDATES + DELETES)
             sources = random.sample(sorted(self.expected[key].keys() - self.cloned - set(targets)), CLONES)
             self.cloned.update(sources)
-            writes += [Write("create", key, None, spec(f"r{round_}-k{k}-new-{i}"), None) for i in range(CREATES)]
-            writes += [Write("update", key, id_, spec(f"r{round_}-k{k}-upd-{i}"), self.expected[key][id_])
+            wire = self.server.wire
+            writes += [Write("create", key, None, wire(spec(f"r{round_}-k{k}-new-{i}")), None) for i in range(CREATES)]
+            writes += [Write("update", key, id_, wire(spec(f"r{round_}-k{k}-upd-{i}")), self.expected[key][id_])
                        for i, id_ in enumerate(targets[:UPDATES])]
             writes += [Write("delete", key, id_, None, self.expected[key][id_]) for id_ in targets[UPDATES:]]
             writes += [Write("clone", key, None, None, self.expected[key][id_]) for id_ in sources]
@@ -163,7 +164,7 @@ class Ledger:
         for key in self.keys:
             response = self.client(key).get("/connections")
             assert response.status_code == 200, response.text
-            found[key] = {c["id"]: c for c in response.json()}
+            found[key] = {c["id"]: c for c in items(response.json())}
         return found
 
 
@@ -171,7 +172,7 @@ def storm(server: ServerProcess, writes: list[Write], kill_after: int) -> dict[s
     """Send every write at once from its own thread; kill -9 the server once kill_after were acknowledged."""
     lock = threading.Condition()
     answered = {"acknowledged": 0, "answered": 0}
-    clients = [Api(server.url, write.key) for write in writes]
+    clients = [server.client(write.key) for write in writes]
     for client in clients:  # open each TCP connection before the start
         assert client.get("/user").status_code == 200
     barrier = threading.Barrier(len(writes) + 1)
@@ -296,9 +297,9 @@ def integrity(data_dir, keys: list[str], found: dict[str, dict[str, dict]]) -> l
     return problems
 
 
-@pytest.fixture
-def server(tmp_path):
-    proc = ServerProcess(tmp_path, key_count=KEYS)
+@pytest.fixture(params=[1, 2], ids=["v1", "v2"])
+def server(request, tmp_path):
+    proc = ServerProcess(tmp_path, key_count=KEYS, api_version=request.param)
     yield proc
     proc.stop()  # nothing to do when the test stopped it
 
@@ -331,7 +332,8 @@ def test_kill_9_during_concurrent_writes_loses_no_acknowledged_write(server, rep
             problems.append("the restarted server logged an error:\n" + startup_log[-3000:])
         lost += figures["lost"]
         report.row(
-            f"kill -9 during {WRITES} concurrent writes, round {round_ + 1} of {ROUNDS}, then restart",
+            f"kill -9 during {WRITES} concurrent writes, round {round_ + 1} of {ROUNDS}, then restart"
+            f" (API {'2.x' if server.api_version == 2 else 'v1'})",
             f"{len(writes)} writes at once ({CREATES * KEYS} creates, {UPDATES * KEYS} updates, {DELETES * KEYS} deletes,"
             f" {CLONES * KEYS} clones,"
             f" {KEYS} keys) on a store of {size} connections; kill -9 once {kill_after} were acknowledged"
@@ -368,8 +370,8 @@ def test_kill_9_during_start_up_leaves_a_server_that_starts_clean(server, report
     server.start()
     start_up = time.monotonic() - started  # the moments below fall within a start-up
     client = server.api(server.keys[0], session=False)
-    kept = [client.create(spec(f"kept-{i}")) for i in range(20)]
-    expected = client.get("/connections").json()
+    kept = [client.create(server.wire(spec(f"kept-{i}"))) for i in range(20)]
+    expected = items(client.get("/connections").json())
     first_start_ok = len(expected) == len(kept)
     server.stop()
 
@@ -390,14 +392,14 @@ def test_kill_9_during_start_up_leaves_a_server_that_starts_clean(server, report
         before = len(problems)
         if "ERROR" in startup_log or "Traceback" in startup_log:
             problems.append(f"killed {moment:.2f} s into a start: the next start logged an error:\n{startup_log[-2000:]}")
-        if Api(server.url, server.keys[0]).get("/connections").json() != expected:
+        if items(server.client(server.keys[0]).get("/connections").json()) != expected:
             problems.append(f"killed {moment:.2f} s into a start: the connections changed")
         clean += len(problems) == before
         server.stop()
     store_problems = integrity(server.data_dir, server.keys[:1], {server.keys[0]: {c["id"]: c for c in expected}})
     problems += store_problems
     report.row(
-        "kill -9 during start-up, then start again",
+        f"kill -9 during start-up, then start again (API {'2.x' if server.api_version == 2 else 'v1'})",
         f"a first start killed while writing secret.key; then {len(moments)} start-ups (a start-up took"
         f" {start_up:.1f} s) of a server holding {len(expected)} connections killed"
         f" {', '.join(f'{m:.2f}' for m in moments)} s after launch",

@@ -1,16 +1,19 @@
 """Server under load and hostile input.
 
-An API key never sees or touches another key's data, on every route. The routes come from the
-OpenAPI document the server serves, so a route added later is covered without editing this test
-(one whose path parameters, query parameters or body this test cannot fill fails it, loudly).
+An API key never sees or touches another key's data, on every route, in both dialects (v1 and
+2.x, each as the vendor's server answers and hardened). The routes come from the OpenAPI document
+the server serves, so a route added later is covered without editing this test (one whose path
+parameters, query parameters, headers or body this test cannot fill fails it, loudly).
 
 The victim key owns a real PostgreSQL and a real MariaDB connection (with a table each, so that
 ping, databases, tables and schemas would answer with real data if a check were missing) and one
-with a sealed ssl.client_key. The attacker key, session started, owns one connection of its own.
-For every documented operation it sends a valid request: on a route with a connection id, the
-victim's ids and hostile id forms (other case, SQL and LIKE wildcards); a body that would be
-accepted (a connection object named like the victim's, a new schema name); the optional query
-parameters set to the victim's database. Then:
+with a sealed ssl.client_key (2.x: also an s3 connection with a sealed secretKey). The attacker
+key, session started, owns one connection of its own. For every documented operation it sends a
+valid request: on a route with a connection id, the victim's ids and hostile id forms (other case,
+SQL and LIKE wildcards); the victim's database as {db}; a body that would be accepted (a
+connection object named like the victim's, a new schema or database name); the optional query
+parameters set to the victim's database, name or schema; required headers as the document says
+(2.x: X-Confirm-Delete: true). Then:
   - a route with an id answers 404 {"error": "connection '<id>' not found"};
   - no answer carries anything of the victim's (names, ids not sent, passwords, client key,
     database and table names, key);
@@ -29,7 +32,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from server_helpers import ServerProcess, connection_spec
+from server_helpers import ServerProcess, connection_spec, items
 
 METHODS = ("get", "post", "put", "delete", "patch")
 
@@ -46,17 +49,21 @@ def scratch(databases):
 
 
 FLAVOURS = {
-    "as the vendor's server answers": [],
-    "hardened (--hide-passwords --list-summary --sparse-create)": ["--hide-passwords", "--list-summary", "--sparse-create"],
+    "v1 as the vendor's server answers": (1, ["--strict-configs"]),
+    "v1 hardened (--hide-passwords --list-summary --sparse-create)":
+        (1, ["--strict-configs", "--hide-passwords", "--list-summary", "--sparse-create"]),
+    "2.x as the vendor's server answers": (2, []),
+    "2.x hardened (--hide-passwords)": (2, ["--hide-passwords"]),
 }
 
 
-@pytest.fixture(scope="module", params=list(FLAVOURS), ids=["vendor", "hardened"])
+@pytest.fixture(scope="module", params=list(FLAVOURS), ids=["v1-vendor", "v1-hardened", "v2-vendor", "v2-hardened"])
 def server(request, tmp_path_factory, databases):
     hosts = sorted({"127.0.0.1", databases.pg_host, databases.my_host})
-    args = ["--strict-configs", "--db-timeout", "2", *FLAVOURS[request.param]]
+    api_version, options = FLAVOURS[request.param]
+    args = ["--db-timeout", "2", *options]
     args += [a for h in hosts for a in ("--allow-db-host", h)]
-    proc = ServerProcess(tmp_path_factory.mktemp("isolation"), key_count=2, args=args)
+    proc = ServerProcess(tmp_path_factory.mktemp("isolation"), key_count=2, args=args, api_version=api_version)
     proc.flavour = request.param
     proc.start()
     yield proc
@@ -80,12 +87,23 @@ class Scene:
             databases.my_spec(database=self.database, name=f"victim-my-{token}"),
             connection_spec(f"victim-tls-{token}", ssl={"mode": "verify-full", "client_key": client_key}),
         ]
-        self.victim_ids = [self.victim.create(spec)["id"] for spec in specs]
-        assert self.victim.post(f"/connections/{self.victim_ids[0]}/ping").status_code == 200  # reachable
-        self.attacker_own = self.attacker.create(connection_spec(f"attacker-own-{token}"))["id"]
         self.markers = {victim_key, self.database, self.table, client_key}
         for spec in specs:
             self.markers |= {spec["name"], spec["password"]}
+        bodies = [server.wire(spec) for spec in specs]
+        if server.api_version == 2:
+            secret_key = "s3-" + secrets.token_hex(12)
+            bodies.append({"name": f"victim-s3-{token}", "type": "s3", "spec": {"s3": {
+                "region": "eu-central-1", "credentials": {"accessKey": "AK" + token, "secretKey": secret_key}}}})
+            self.markers |= {f"victim-s3-{token}", secret_key}
+        self.victim_ids = [self.victim.create(body)["id"] for body in bodies]
+        self.victim_names = [body["name"] for body in bodies]
+        assert self.victim.post(f"/connections/{self.victim_ids[0]}/ping").status_code == 200  # reachable
+        self.attacker_own = self.attacker.create(server.wire(connection_spec(f"attacker-own-{token}")))["id"]
+
+    def code(self, code: str) -> dict[str, str]:
+        """The code member of an error answer: 2.x has one, v1 none."""
+        return {"code": code} if self.server.api_version == 2 else {}
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -94,6 +112,7 @@ class Scene:
             "victim_configs": self.victim.get("/user/configs").json(),
             "attacker": self.attacker.get("/connections").json(),
             "pg_schemas": self.databases.pg_schemas(self.database),
+            "databases": self.databases.all_databases(),
         }
 
     def redact(self, text: str) -> str:
@@ -112,34 +131,71 @@ def id_forms(victim_id: str) -> list[str]:
     return [victim_id, victim_id.lower(), victim_id.upper(), victim_id[:-1] + "%", "conn_%", "' OR '1'='1", "*"]
 
 
+CONNECTION_BODIES = ("ConnectionV1In", "ConnectionV2Create", "ConnectionV2In", "ConnectionV2Test")
+
+
 def body_for(operation: dict[str, Any], scene: Scene) -> dict[str, Any]:
     """requests keyword arguments for a valid body of this operation, or {} without one."""
     content = operation.get("requestBody", {}).get("content", {})
     if not content:
         return {}
     json_schema = content.get("application/json", {}).get("schema", {})
-    if "$ref" in json_schema or json_schema.get("type") == "object":
-        # The only object body is a connection: one named like the victim's (per key, names are free).
-        return {"json": connection_spec(scene.victim.get(f"/connections/{scene.victim_ids[0]}").json()["name"])}
-    if json_schema.get("type") == "string":
+    model = json_schema.get("$ref", "").rsplit("/", 1)[-1]
+    if model in CONNECTION_BODIES:
+        # A connection named like the victim's (per key, names are free).
+        return {"json": scene.server.wire(connection_spec(scene.victim_names[0]))}
+    if model == "SqlLoggingIn":
+        return {"json": {"sqlCaptureMode": "minimal"}}
+    if json_schema.get("type") == "string":  # a schema's or a database's name
         return {"json": "iso_" + secrets.token_hex(4)}
-    raise AssertionError(f"no rule for a request body of {sorted(content)}: teach body_for() about it")
+    raise AssertionError(f"no rule for a request body of {sorted(content)} ({model}): teach body_for() about it")
 
 
-def query_for(operation: dict[str, Any], scene: Scene) -> dict[str, str]:
+def query_for(operation: dict[str, Any], scene: Scene) -> dict[str, Any]:
+    """The optional query parameters, each set to something of the victim's."""
+    values = {"database": scene.database, "search": scene.victim_names[0], "schemas": ["public", "sales"],
+              "include_system": "true"}
     query = {}
     for parameter in operation.get("parameters", []):
         if parameter["in"] == "query":
-            assert parameter["schema"].get("type", "string") == "string" or "anyOf" in parameter["schema"], parameter
-            query[parameter["name"]] = scene.database
+            assert parameter["name"] in values, f"no rule for the query parameter {parameter['name']}"
+            query[parameter["name"]] = values[parameter["name"]]
         elif parameter["in"] == "path":
-            assert parameter["name"] == "id", f"no rule for the path parameter {parameter['name']}"
+            assert parameter["name"] in ("id", "db"), f"no rule for the path parameter {parameter['name']}"
     return query
+
+
+def headers_for(operation: dict[str, Any]) -> dict[str, str]:
+    """Required headers, as the document says (2.x: X-Confirm-Delete: true)."""
+    headers = {}
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "header" and parameter.get("required"):
+            assert parameter["schema"].get("enum"), f"no rule for the header {parameter['name']}"
+            headers[parameter["name"]] = parameter["schema"]["enum"][0]
+    return headers
+
+
+def streams(operation: dict[str, Any]) -> bool:
+    """An answer that never ends (server-sent events): read its first event only."""
+    return "text/event-stream" in operation.get("responses", {}).get("200", {}).get("content", {})
+
+
+def send(session: requests.Session, method: str, url: str, operation: dict[str, Any], **kwargs: Any) -> requests.Response:
+    if not streams(operation):
+        return session.request(method, url, timeout=30, **kwargs)
+    with session.request(method, url, timeout=30, stream=True, **kwargs) as response:
+        first_event = []
+        for line in response.iter_lines():
+            if not line:
+                break
+            first_event.append(line)
+        response._content = b"\n".join(first_event)  # pylint: disable=protected-access  # for the leak check
+        return response
 
 
 def unchanged(scene: Scene, before: dict[str, Any], after: dict[str, Any], label: str) -> list[str]:
     problems = []
-    for part in ("victim", "victim_one", "victim_configs", "pg_schemas"):
+    for part in ("victim", "victim_one", "victim_configs", "pg_schemas", "databases"):
         if before[part] != after[part]:
             problems.append(f"{label}: the victim's {part} changed: {before[part]} -> {after[part]}")
     if after["attacker"] != before["attacker"]:
@@ -159,6 +215,8 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
     for path, method, operation in operations:
         public = operation.get("security") == [] or "security" not in operation
         query = query_for(operation, scene)
+        headers = headers_for(operation)
+        path = path.replace("{db}", quote(scene.database, safe=""))
         ids = list(dict.fromkeys(i for v in scene.victim_ids for i in id_forms(v))) if "{id}" in path else [None]
         if "{id}" in path and method == "get":
             # The control: the owner gets an answer on this route, so the attacker's 404 means something.
@@ -172,9 +230,8 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
             url = base + (path.replace("{id}", quote(sent_id, safe="")) if sent_id else path)
             for with_query in ([False, True] if query else [False]):
                 body = body_for(operation, scene)
-                response = scene.attacker.session.request(
-                    method.upper(), url, params=query if with_query else None, timeout=30, **body
-                )
+                response = send(scene.attacker.session, method.upper(), url, operation,
+                                params=query if with_query else None, headers=headers, **body)
                 label = f"{method.upper()} {path} id={sent_id!r} query={with_query}"
                 tally["requests"] += 1
                 leaked = scene.leaks(response, f"{sent_id} {body}")
@@ -183,7 +240,7 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
                     problems.append(scene.redact(f"{label}: {response.status_code} carries the victim's {leaked}"))
                 if sent_id is not None:
                     tally["id requests"] += 1
-                    expected = {"error": f"connection '{sent_id}' not found"}
+                    expected = {"error": f"connection '{sent_id}' not found", **scene.code("NOT_FOUND")}
                     if response.status_code == 404 and response.json() == expected:
                         tally["404"] += 1
                     else:
@@ -193,7 +250,12 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
                     if response.status_code != 201:
                         problems.append(f"{label}: {response.status_code} {response.text[:300]}")
                     else:
-                        assert scene.attacker.delete(f"/connections/{response.json()['id']}").status_code == 204
+                        assert scene.attacker.delete(f"/connections/{response.json()['id']}",
+                                                     headers={"X-Confirm-Delete": "true"}).status_code == 204
+                elif path.endswith("/connections/test"):
+                    # A test of the attacker's own (unreachable) settings: a ping result, nothing else.
+                    if response.status_code not in (200, 503) or set(response.json()) - {"ping", "error"}:
+                        problems.append(f"{label}: {response.status_code} {response.text[:300]}")
                 elif not public and not 200 <= response.status_code < 300:
                     problems.append(f"{label}: {response.status_code} {response.text[:300]}")
             changes = unchanged(scene, before, scene.snapshot(), f"{method.upper()} {path} id={sent_id!r}")
@@ -203,10 +265,10 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
         tally["id operations" if "{id}" in path else "operations without id"] += 1
 
     own_only = []
-    own = [c["id"] for c in scene.attacker.get("/connections").json()]
+    own = [c["id"] for c in items(scene.attacker.get("/connections").json())]
     if own != [scene.attacker_own]:
         own_only.append(f"the attacker's list is {own}, not only its own connection")
-    if scene.attacker.get("/user").json() != {"apiKey": server.keys[1]}:
+    if scene.attacker.get("/user").json()["apiKey"] != server.keys[1]:
         own_only.append("/user answers another key")
     if scene.attacker.get("/user/configs").json()["connections"] != 1:
         own_only.append("/user/configs counts another key's connections")
@@ -216,12 +278,13 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
         undocumented = [m for m in METHODS if m not in item]
         for method in undocumented:
             before = scene.snapshot()
-            url = base + path.replace("{id}", scene.victim_ids[0])
+            url = base + path.replace("{id}", scene.victim_ids[0]).replace("{db}", quote(scene.database, safe=""))
             response = scene.attacker.session.request(method.upper(), url, timeout=30)
             tally["undocumented methods"] += 1
             tally["requests"] += 1
             label = f"{method.upper()} {path} (not documented)"
-            if response.status_code == 405 and set(response.json()) == {"error"}:
+            if response.status_code == 405 and response.json() == {"error": "method not allowed",
+                                                                   **scene.code("METHOD_NOT_ALLOWED")}:
                 tally["405"] += 1
             else:
                 problems.append(f"{label}: {response.status_code} {response.text[:300]}")
@@ -235,15 +298,17 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
     report.row(
         f"one API key against another key's data, on every route of the served OpenAPI document; server {server.flavour}",
         f"{tally['operations']} documented operations (routes x methods): {tally['id operations']} with a connection"
-        f" id, each with {tally['ids per route']} ids: the victim's 3 (real PostgreSQL, real MariaDB, sealed ssl key),"
+        f" id, each with {tally['ids per route']} ids: the victim's {len(scene.victim_ids)} (real PostgreSQL, real"
+        f" MariaDB, sealed ssl key{', sealed s3 secretKey' if server.api_version == 2 else ''}),"
         f" each also lower- and upper-cased and with a % wildcard, and 3 hostile ones (SQL, LIKE, glob), with and"
-        f" without ?database; {tally['operations without id']} without an id; plus"
+        f" without the optional query parameters; {tally['operations without id']} without an id; plus"
         f" {tally['undocumented methods']} undocumented path x method pairs; {tally['requests']} requests as the other key;"
         f" {tally['controls']} GET routes answered the owner 200 for the same connection",
         f"{tally['404']} of {tally['id requests']} requests with an id answered 404 {{\"error\"}},"
         f" {tally['405']} of {tally['undocumented methods']} undocumented methods 405 {{\"error\"}};"
         f" {tally['leaks']} answers carried the victim's data; {tally['side effects']} requests changed the victim's"
-        " connections, its session count, its databases' schemas or the attacker's own; list, /user and /user/configs"
+        " connections, its session count, its databases' schemas, the databases or the attacker's own; list, /user"
+        " and /user/configs"
         f" showed only the caller's own: {'no' if own_only else 'yes'}",
     )
     assert not problems, scene.redact("\n".join(problems[:40]))

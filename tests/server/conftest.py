@@ -1,9 +1,12 @@
 """Fixtures for the server tests: real dbcs-server processes and HTTP clients.
 
-The databases fixture and the helpers are shared with the reliability suite (tests/conftest.py,
+`server`, `api` and `other_api` serve the v1 dialect (the tests of v1, test_*.py without v2 in
+their name); `server2`, `api2` and `other_api2` the 2.x dialect (test_v2_*.py). The databases
+fixture and the helpers are shared with the reliability suite (tests/conftest.py,
 tests/support/server_helpers.py).
 """
 
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +21,15 @@ def scratch(databases: Databases) -> Iterator[str]:
         yield name
 
 
+@pytest.fixture
+def fresh_db(databases: Databases) -> Iterator[str]:
+    """An empty database of a unique name in both servers, dropped afterwards."""
+    name = "dbcs_t_" + secrets.token_hex(4)
+    databases.create_database(name)
+    yield name
+    databases.drop_database(name)
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The default server: --strict-configs, a pool of API keys (one fresh key per test)."""
@@ -25,6 +37,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="session")
+def server2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The default 2.x server: a pool of API keys (one fresh key per test)."""
+    proc = ServerProcess(tmp_path_factory.mktemp("server2"), key_count=400, api_version=2)
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def api2(server2: ServerProcess) -> Api:
+    """A 2.x client with its own key and the install id."""
+    return server2.api(session=False)
+
+
+@pytest.fixture
+def other_api2(server2: ServerProcess) -> Api:
+    return server2.api(session=False)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ ROUTES = [
     ("POST", "/connections/{id}/ping", None),
     ("PUT", "/connections/{id}/clone", None),
     ("GET", "/connections/{id}/databases", None),
+    ("POST", "/connections/{id}/databases", "schema"),
     ("POST", "/connections/{id}/schemas", "schema"),
     ("GET", "/connections/{id}/tables", None),
 ]

@@ -6,7 +6,9 @@ import json
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from dbcs_server.errors import CatchAllMiddleware, validation_message
+from dbcs_server.errors import CatchAllMiddleware, renderer, validation_message
+from dbcs_server.settings import Settings
+from dbcs_server.wire import V1
 
 
 def run_app(app):
@@ -19,7 +21,7 @@ def run_app(app):
         sent.append(message)
 
     scope = {"type": "http", "method": "GET", "path": "/api/v1/x", "headers": []}
-    asyncio.run(CatchAllMiddleware(app)(scope, receive, send))
+    asyncio.run(CatchAllMiddleware(app, renderer(V1(Settings(api_keys=("k",))).error))(scope, receive, send))
     return sent
 
 

@@ -135,9 +135,8 @@ def test_no_cors_without_cors_origin(server):
 # -- TLS ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tls")
+def self_signed(workdir):
+    """A certificate for 127.0.0.1 and its key, as files in workdir."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -152,6 +151,13 @@ def tls_server(tmp_path_factory):
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = self_signed(workdir)
     proc = ServerProcess(workdir, key_count=3, args=["--tls-cert", str(cert_file), "--tls-key", str(key_file)],
                          verify=str(cert_file))
     proc.start()

@@ -15,6 +15,7 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/connections/{id}/ping"),
     ("put", "/api/v1/connections/{id}/clone"),
     ("get", "/api/v1/connections/{id}/databases"),
+    ("post", "/api/v1/connections/{id}/databases"),
     ("post", "/api/v1/connections/{id}/schemas"),
     ("get", "/api/v1/connections/{id}/tables"),
 }

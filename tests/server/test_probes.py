@@ -9,22 +9,14 @@ import time
 import pytest
 from psycopg import sql
 
-from dbcs_server.probes import Prober, Target, pem_files, scrub
+from dbcs_server.drivers import Limits, PostgresDriver, ProbeError, pem_files, scrub
+from dbcs_server.record import Record
 
 KINDS = ["postgresql", "mysql"]
 
 
 def spec_for(databases, kind, **overrides):
     return databases.pg_spec(**overrides) if kind == "postgresql" else databases.my_spec(**overrides)
-
-
-@pytest.fixture
-def fresh_db(databases):
-    """An empty database of a unique name in both servers, dropped afterwards."""
-    name = "dbcs_t_" + secrets.token_hex(4)
-    databases.create_database(name)
-    yield name
-    databases.drop_database(name)
 
 
 # -- ping -----------------------------------------------------------------------------------
@@ -144,10 +136,10 @@ def test_pem_files_are_private_and_removed():
 
 
 def test_allow_db_host_refuses_other_hosts_before_any_traffic():
-    prober = Prober(1, allowed_hosts=("127.0.0.1",))
-    target = Target("postgresql", "db.example.com", 5432, "u", "p", "d")
-    with pytest.raises(Exception, match="not allowed"):
-        prober.ping(target)
+    driver = PostgresDriver("postgresql", ("spec.password",), Limits(1, allowed_hosts=("127.0.0.1",)))
+    record = Record("r", "postgresql", {"host": "db.example.com", "port": 5432, "username": "u", "password": "p"})
+    with pytest.raises(ProbeError, match="not allowed"):
+        driver.ping(record)
 
 
 # -- databases ------------------------------------------------------------------------------

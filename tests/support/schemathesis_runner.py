@@ -1,19 +1,33 @@
-"""Fuzz a live dbcs-server against its own OpenAPI document with schemathesis.
+"""Fuzz a live dbcs-server against its own OpenAPI document with schemathesis, in either dialect.
 
-Shared by tests/server/test_schemathesis.py (a bounded run, every test run) and
-tests/reliability/test_server_fuzz.py (the large run behind the reliability report).
+Shared by tests/server/test_schemathesis.py (a bounded run of each dialect, every test run) and
+tests/reliability/test_server_fuzz.py (the large runs behind the reliability report). One
+schemathesis worker (DBCS_SCHEMATHESIS_WORKERS): workers share the API key, so one worker's
+stateful DELETE can remove what another just wrote and is reading back.
 fuzz_the_server() makes two schemathesis runs, each with every check (`--checks all`, which
-includes the two checks of schemathesis_hooks.py: every error answer is exactly
-{"error": "<text>"}, and every accepted create or replace reads back as it was sent):
+includes the two checks of schemathesis_hooks.py: every error answer has exactly the dialect's
+error shape, and every accepted create or replace reads back as it was sent):
   1. every operation, every phase (examples, coverage, fuzzing, stateful with the links
      schemathesis infers: create, then get/put/clone/ping/delete what was created);
   2. the database routes (ping, databases, tables, schemas) without the stateful phase, with
-     the id of a real PostgreSQL connection, so that fuzzing reaches their logic (it creates
-     schemas with generated names in a scratch database). Not stateful: inferred links would
-     otherwise carry that id to DELETE.
-Two documented answers are told to schemathesis as expected, because they are the contract:
-  - 503 from ping/databases/tables/schemas is a *result* (the database is unreachable), and
-  - 400 from schemas for a schema-valid body (mysql connection; reserved or too long name).
+     the id of a real PostgreSQL connection (and, in 2.x, a scratch database as {db}), so that
+     fuzzing reaches their logic: it creates schemas with generated names in the scratch
+     database, and databases with generated names. Not stateful: inferred links would otherwise
+     carry that id to DELETE. That connection logs in as a role of its own, made for the run
+     (CREATEDB, CREATE on the scratch database, nothing else): what it made is told apart from
+     what other tests make meanwhile, and dropped with it afterwards.
+Both runs send X-API-Key, and in 2.x X-Install-ID, as explicit credentials (so that the auth
+checks probe every route without them); X-Confirm-Delete is a required header of DELETE in the
+2.x document, so positive cases send it and negative ones test its refusal. The log stream
+(server-sent events: an answer that never ends) is left out of the runs; its tests are in
+tests/server/test_v2_service.py.
+Documented answers are told to schemathesis as expected, because they are the contract:
+  - 503 from ping, /connections/test, databases, tables, schemas is a *result* (the database
+    is unreachable, or the kind is not tested), and
+  - 400 and 409 from creating a schema or a database for a schema-valid body (a mysql
+    connection; a reserved, existing or too long name), and 400 from listing databases or
+    tables where there are none (v1: a mysql connection without a database; 2.x: a kind that
+    has no databases).
 Everything else is schemathesis' default. Afterwards the server's request log and stderr are
 read: no 5xx but those documented 503s, no traceback.
 
@@ -24,36 +38,52 @@ machine or a hang.
 
 import json
 import os
+import re
+import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
+
 from server_helpers import Databases, ServerProcess
 
-PROBE_ROUTES = ("/ping", "/databases", "/tables", "/schemas")
+PROBE_ROUTES = ("/ping", "/test", "/databases", "/tables", "/schemas")
+DATABASE_ROUTES = "/(ping|databases|tables|schemas)$"
+NEVER_ENDS = "/logs/stream$"
 HOOKS = Path(__file__).resolve().with_name("schemathesis_hooks.py")
 
 EXPECTED = """
 [[operations]]
-include-path-regex = "/(ping|databases|tables)$"
+include-path-regex = "/(ping|test)$"
 checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
 {target}
 [[operations]]
-include-path-regex = "/schemas$"
+include-path-regex = "/(databases|tables)$"
+include-method = ["GET"]
+checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
+{target}
+[[operations]]
+include-path-regex = "/(databases|schemas)$"
+include-method = ["POST"]
 checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 {target}
 """
 
 
-def fuzz_server(workdir: Path, databases: Databases) -> ServerProcess:
-    """A server (not started) as the fuzz runs need it: one key, --strict-configs, local databases only."""
+def fuzz_server(workdir: Path, databases: Databases, api_version: int = 1) -> ServerProcess:
+    """A server (not started) as the fuzz runs need it: one key, local databases only; v1 with --strict-configs."""
     hosts = sorted({"127.0.0.1", databases.pg_host, databases.my_host})
-    args = ["--strict-configs", "--db-timeout", "1"] + [a for h in hosts for a in ("--allow-db-host", h)]
-    return ServerProcess(workdir, key_count=1, args=args)
+    args = (["--strict-configs"] if api_version == 1 else []) + ["--db-timeout", "1"]
+    args += [a for h in hosts for a in ("--allow-db-host", h)]
+    return ServerProcess(workdir, key_count=1, args=args, api_version=api_version)
 
 
 def schemathesis_command() -> list[str]:
@@ -93,12 +123,14 @@ class FuzzOutcome:
     """Both runs, what the server logged meanwhile, and every broken expectation in `problems`."""
 
     max_examples: int
+    api_version: int = 1
     runs: list[FuzzRun] = field(default_factory=list)
     requests: int = 0
     error_answers: int = 0
     documented_503: int = 0
     other_5xx: int = 0
     schemas_created: int = 0
+    databases_created: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -120,10 +152,11 @@ class FuzzOutcome:
     def summary(self) -> str:
         runs = "; ".join(f"{r.name}: {r.cases} cases, {r.tested}/{r.total} operations, {r.elapsed:.0f} s" for r in self.runs)
         return (
-            f"schemathesis (seed {SEED}), max {self.max_examples} examples per operation: {self.cases} cases run,"
-            f" {self.failures} with failures, {self.errors} errors in {self.elapsed:.0f} s ({runs});"
-            f" the server logged {self.requests} requests, {self.error_answers} error answers,"
-            f" {self.documented_503} documented 503s, {self.other_5xx} other 5xx; {self.schemas_created} schemas created"
+            f"schemathesis (seed {SEED}) against API {'2.x' if self.api_version == 2 else 'v1'}, max"
+            f" {self.max_examples} examples per operation: {self.cases} cases run, {self.failures} with failures,"
+            f" {self.errors} errors in {self.elapsed:.0f} s ({runs}); the server logged {self.requests} requests,"
+            f" {self.error_answers} error answers, {self.documented_503} documented 503s, {self.other_5xx} other 5xx;"
+            f" {self.schemas_created} schemas and {self.databases_created} databases created"
         )
 
 
@@ -134,19 +167,23 @@ SEED = os.environ.get("DBCS_SCHEMATHESIS_SEED", "20261126")
 def run_schemathesis(server: ServerProcess, workdir: Path, config: str, max_examples: int, *options: str) -> FuzzRun:
     workdir.mkdir()
     (workdir / "schemathesis.toml").write_text(config)
+    credentials = ["--header", f"X-API-Key: {server.key}"]
+    if server.install_id:
+        credentials += ["--header", f"X-Install-ID: {server.install_id}"]
     command = schemathesis_command() + [
         "--config-file", str(workdir / "schemathesis.toml"), "--no-color",
         "run", server.url + "/openapi.json",
-        "--header", f"X-API-Key: {server.key}",
+        *credentials,
+        "--exclude-path-regex", NEVER_ENDS,
         "--checks", "all",
         "--max-examples", str(max_examples),
         "--request-timeout", "15",
-        "--workers", "1",
+        "--workers", os.environ.get("DBCS_SCHEMATHESIS_WORKERS", "1"),
         "--seed", SEED,
         "--report", "json", "--report-dir", str(workdir / "report"),
         *options,
     ]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)}
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "DBCS_FUZZ_API_VERSION": str(server.api_version)}
     # cwd: schemathesis and hypothesis keep their state (.hypothesis/, .schemathesis/) there.
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=1800, check=False)
     reports = sorted((workdir / "report").glob("*.json"))
@@ -168,34 +205,69 @@ def run_schemathesis(server: ServerProcess, workdir: Path, config: str, max_exam
     )
 
 
+@contextmanager
+def fuzz_role(databases: Databases, scratch: str) -> Iterator[tuple[str, str]]:
+    """A PostgreSQL role (user, password) that may create databases, and schemas in `scratch`; afterwards
+    the databases it owns are dropped (their names are in `made`), then the role."""
+    user, password = "dbcs_fuzz_" + secrets.token_hex(4), secrets.token_urlsafe(16)
+    with databases.pg() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+            sql.Identifier(user), sql.Literal(password)))
+        conn.execute(sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(sql.Identifier(scratch), sql.Identifier(user)))
+    try:
+        yield user, password
+    finally:
+        with databases.pg() as conn:
+            owned = [row[0] for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = %s)", (user,))]
+            for name in owned:
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        with databases.pg(scratch) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(user)))
+        with databases.pg() as conn:
+            conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM {}").format(sql.Identifier(scratch), sql.Identifier(user)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))
+
+
+def owned_databases(databases: Databases, user: str) -> int:
+    with databases.pg() as conn:
+        return conn.execute("SELECT count(*) FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba WHERE r.rolname = %s",
+                            (user,)).fetchone()[0]
+
+
 def fuzz_the_server(server: ServerProcess, databases: Databases, scratch: str, workdir: Path,
                     max_examples: int) -> FuzzOutcome:
     """Both runs against a started fuzz_server(); `scratch` is a PostgreSQL database schemas may go to."""
-    outcome = FuzzOutcome(max_examples=max_examples)
-    client = server.api(server.key)  # starts the session (--strict-configs)
+    outcome = FuzzOutcome(max_examples=max_examples, api_version=server.api_version)
+    client = server.api(server.key, session=server.api_version == 1)  # v1: starts the session (--strict-configs)
     served: Any = client.get("/openapi.json").json()
-    operation_count = sum(len(item) for item in served["paths"].values())
-
+    operation_count = sum(len(item) for path, item in served["paths"].items() if not re.search(NEVER_ENDS, path))
     everything = run_schemathesis(server, workdir / "all-operations", EXPECTED.format(target=""), max_examples)
     outcome.runs.append(everything)
-    if not everything.tested == everything.total == operation_count:
+    if everything.tested != operation_count:
         outcome.problems.append(f"all-operations run tested {everything.tested} of {operation_count} operations")
 
-    pg = client.create(databases.pg_spec(database=scratch, name="fuzz-target-" + workdir.name))
-    schemas_before = databases.pg_schemas(scratch)
-    target = f'parameters = {{ "path.id" = "{pg["id"]}" }}\n'
-    probes = run_schemathesis(
-        server, workdir / "database-routes", EXPECTED.format(target=target), max_examples,
-        "--include-path-regex", "/(ping|databases|tables|schemas)$", "--phases", "examples,coverage,fuzzing",
-    )
-    outcome.runs.append(probes)
-    if probes.tested != len(PROBE_ROUTES):
-        outcome.problems.append(f"database-routes run tested {probes.tested} of {len(PROBE_ROUTES)} operations")
-    if client.get(f"/connections/{pg['id']}").status_code != 200:
-        outcome.problems.append("the fuzz target connection is gone after the database-routes run")
-    outcome.schemas_created = len(databases.pg_schemas(scratch) - schemas_before)
-    if outcome.schemas_created < 2:
-        outcome.problems.append(f"fuzzing created only {outcome.schemas_created} schemas: it did not reach the logic")
+    with fuzz_role(databases, scratch) as (user, password):
+        pg = client.create(server.wire(databases.pg_spec(
+            database=scratch, name="fuzz-target-" + workdir.name, username=user, password=password)))
+        schemas_before = databases.pg_schemas(scratch)
+        target = f'parameters = {{ "path.id" = "{pg["id"]}"' + (f', "path.db" = "{scratch}"' if server.install_id else "")
+        probes = run_schemathesis(
+            server, workdir / "database-routes", EXPECTED.format(target=target + " }\n"), max_examples,
+            "--include-path-regex", DATABASE_ROUTES, "--phases", "examples,coverage,fuzzing",
+        )
+        outcome.runs.append(probes)
+        probe_count = sum(len(item) for path, item in served["paths"].items() if re.search(DATABASE_ROUTES, path))
+        if probes.tested != probe_count:
+            outcome.problems.append(f"database-routes run tested {probes.tested} of {probe_count} operations")
+        if client.get(f"/connections/{pg['id']}").status_code != 200:
+            outcome.problems.append("the fuzz target connection is gone after the database-routes run")
+        outcome.schemas_created = len(databases.pg_schemas(scratch) - schemas_before)
+        if outcome.schemas_created < 2:
+            outcome.problems.append(f"fuzzing created only {outcome.schemas_created} schemas: it did not reach the logic")
+        outcome.databases_created = owned_databases(databases, user)
+    if outcome.databases_created < 2:
+        outcome.problems.append(f"fuzzing created only {outcome.databases_created} databases: it did not reach the logic")
 
     for run in outcome.runs:
         outcome.problems += run.problems()

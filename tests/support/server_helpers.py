@@ -23,18 +23,22 @@ from services import Services, server_command  # noqa: E402  pylint: disable=wro
 
 
 class Api:
-    """requests, with the base URL and the X-API-Key header filled in."""
+    """requests, with the base URL and the X-API-Key (2.x: and X-Install-ID) header filled in."""
 
-    def __init__(self, url: str, key: str | None, verify: Any = True):
+    def __init__(self, url: str, key: str | None, verify: Any = True, install_id: str | None = None):
         self.url = url
         self.key = key
+        self.install_id = install_id
         self.session = requests.Session()
         self.session.verify = verify
         if key is not None:
             self.session.headers["X-API-Key"] = key
+        if install_id is not None:
+            self.session.headers["X-Install-ID"] = install_id
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 30)
+        kwargs.setdefault("verify", self.session.verify)  # per request: REQUESTS_CA_BUNDLE would override the session's
         return self.session.request(method, self.url + path, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
@@ -69,14 +73,32 @@ def connection_spec(name: str | None = None, **overrides: Any) -> dict[str, Any]
     return spec
 
 
+def nested(spec: dict[str, Any]) -> dict[str, Any]:
+    """A connection written as v1's flat fields (connection_spec), in the 2.x form (no schema there)."""
+    fields = ("host", "port", "username", "password", "database")
+    body = {k: v for k, v in spec.items() if k not in fields and k != "schema"}
+    body["spec"] = {"database": {k: spec[k] for k in fields if k in spec}}
+    return body
+
+
+def items(listed: Any) -> list[dict[str, Any]]:
+    """The connections of a list answer: a v1 array or the items of a 2.x envelope."""
+    return listed["items"] if isinstance(listed, dict) else listed
+
+
 class ServerProcess:
     """One dbcs-server process in workdir, started (on a port it binds itself) and stopped by pid through
-    the services harness (tools/services.py; its state in workdir/services.json)."""
+    the services harness (tools/services.py; its state in workdir/services.json).
+
+    api_version 1 by default: the collection's tests speak v1 until the collection speaks 2.x
+    (None: no --api-version, the server's default)."""
 
     NAME = "server"
 
     def __init__(self, workdir: Path, key_count: int = 2, args: list[str] | None = None,
-                 data_dir: Path | None = None, verify: Any = True):
+                 data_dir: Path | None = None, verify: Any = True, api_version: int | None = 1):
+        self.api_version = api_version
+        self.install_id: str | None = None
         self.workdir = workdir
         self.keys = [secrets.token_urlsafe(18) for _i in range(key_count)]
         self._next_key = 0
@@ -103,12 +125,17 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         """The server's command line, for a test that runs it by hand (the port it binds goes to spawn.port)."""
-        return server_command(self.workdir / "spawn.port", self.data_dir, self.request_log, self.args)
+        return server_command(self.workdir / "spawn.port", self.data_dir, self.request_log, self.server_args())
+
+    def server_args(self) -> list[str]:
+        return [*(["--api-version", str(self.api_version)] if self.api_version else []), *self.args]
 
     def start(self, timeout: float = 20) -> None:
-        record = self.services.start_server(self.NAME, self.args, keys=self.keys, data_dir=self.data_dir,
+        record = self.services.start_server(self.NAME, self.server_args(), keys=self.keys, data_dir=self.data_dir,
                                             request_log=self.request_log, log=self.stderr_path, timeout=timeout)
         self.url, self.port = record["url"], record["port"]
+        defaults = requests.get(self.url + "/system/defaults", timeout=5, verify=self.verify)
+        self.install_id = defaults.json()["installId"] if defaults.status_code == 200 else None
 
     def stop(self) -> None:
         self.services.stop(self.NAME)
@@ -128,8 +155,16 @@ class ServerProcess:
             return []
         return [json.loads(line) for line in self.request_log.read_text().splitlines()]
 
+    def wire(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A connection_spec() in the form this server's dialect takes."""
+        return nested(spec) if self.api_version == 2 else spec
+
+    def client(self, key: str | None) -> Api:
+        """A client of this server for `key` (None: no key), without a session start."""
+        return Api(self.url, key, verify=self.verify, install_id=self.install_id)
+
     def api(self, key: str | None = None, session: bool = True) -> Api:
-        client = Api(self.url, key or self.take_key(), verify=self.verify)
+        client = self.client(key or self.take_key())
         if session:
             assert client.get("/user/configs").status_code == 200
         return client
@@ -216,6 +251,15 @@ class Databases:
             yield name
         finally:
             self.drop_database(name)
+
+    def all_databases(self) -> set[tuple[str, str]]:
+        """Every database of both servers, as ("postgresql" or "mysql", name)."""
+        with self.pg() as conn:
+            found = {("postgresql", row[0]) for row in conn.execute("SELECT datname FROM pg_database")}
+        with self.mysql() as conn, conn.cursor() as cur:
+            cur.execute("SHOW DATABASES")
+            found |= {("mysql", row[0]) for row in cur.fetchall()}
+        return found
 
     def pg_schemas(self, database: str) -> set[str]:
         with self.pg(database) as conn:

@@ -645,9 +645,21 @@ class Services:
         return dict(
             dbcs_api_url=record["url"], dbcs_api_key=record["api_keys"][0], dbcs_request_log=record["request_log"],
             dbcs_server_hides_passwords="--hide-passwords" in record["args"],
+            dbcs_api_dialect=api_dialect(record["args"]),
             dbcs_pg=dict(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], database=pg["database"]),
             dbcs_my=dict(host=my["host"], port=my["port"], user=my["user"], password=my["password"]),
             dbcs_test_password_a=secrets.token_urlsafe(15), dbcs_test_password_b=secrets.token_urlsafe(15))
+
+
+def api_dialect(args: list[str]) -> int:
+    """The API dialect a server serves, from its options: 1 or 2 (dbcs-server's default, also DBCS_API_VERSION)."""
+    value = os.environ.get("DBCS_API_VERSION", "2")
+    for index, arg in enumerate(args):
+        if arg == "--api-version" and index + 1 < len(args):
+            value = args[index + 1]
+        elif arg.startswith("--api-version="):
+            value = arg.split("=", 1)[1]
+    return 1 if str(value) == "1" else 2
 
 
 # ---------------------------------------------------------------- command line

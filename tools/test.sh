@@ -13,11 +13,13 @@ export ANSIBLE_NOCOLOR=1 PY_COLORS=0 ANSIBLE_FORCE_COLOR=0
 ALL_STEPS=(lint docs sanity units harness server integration molecule reliability build)
 # The integration flavours, run at once, each against its own databases and its own local server
 # (the targets create schemas, tables and users): NAME and its server's dbcs-server options. "main"
-# answers as the vendor's server does (passwords returned); "hidden" is a hardened server in the
-# documented shapes (passwords hidden, summary list, id-only create answers).
+# answers as the vendor's v1 server does (passwords returned); "hidden" is a hardened v1 server in the
+# documented shapes (passwords hidden, summary list, id-only create answers); "v2" speaks 2.x, as every
+# server installed since December 2025 does.
 FLAVOURS=(
   "main --api-version 1 --strict-configs"
   "hidden --api-version 1 --strict-configs --hide-passwords --list-summary --sparse-create"
+  "v2 --api-version 2"
 )
 
 # Services live in $state/NAME (tools/services.py; NAME/services.json): "main" holds the databases

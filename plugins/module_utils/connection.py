@@ -26,8 +26,9 @@ SSL_MODES = ("disabled", "require", "verify-ca", "verify-full")
 SSL_FILES = ("ca", "client_cert", "client_key")
 # The fields of a connection object that a client sends; everything else the server returns is ignored.
 API_FIELDS = ("name", "type") + tuple(sorted(set(name for kind in KINDS.values() for name in kind.field_names)))
-# Fields without which a list entry cannot be compared (the documented list is only a summary).
-DETAIL_FIELDS = ("type", "host", "port", "username", "database")
+# Fields without which a list entry cannot be compared (the documented v1 list is only a summary); every full
+# object has them in both dialects (a 2.x connection may have no database).
+DETAIL_FIELDS = ("type", "host", "port", "username")
 MASK = "********"
 MASK_CHANGED = "******** (changed)"
 # What a diff shows for a password the server does not return: there is one, the module cannot read it.
@@ -180,8 +181,8 @@ class ConnectionSpec(object):
     def check_dialect(self, kind_name, nested):
         """Refuse declared fields that the server's dialect cannot hold (2.x connections have no schema)."""
         for key in unsupported_fields(self.fields, kind_name, nested):
-            field = KINDS[kind_name].field(key) if kind_name in KINDS else None
-            hint = field.hint if field is not None and field.hint else "remove it"
+            hints = [kind.field(key).hint for kind in KINDS.values() if kind.field(key) is not None and kind.field(key).hint]
+            hint = hints[0] if hints else "remove it"
             raise self.error(key, "cannot be set on this server: it speaks the %s API, where a connection has no %s; %s" % (
                 "2.x" if nested else "v1", key, hint))
 

@@ -418,7 +418,7 @@ class DbcsClient(object):
             if not isinstance(entry, dict) or entry.get("isSystem"):
                 continue
             item = {"name": entry.get("name")}
-            if entry.get("schemas") is not None:
+            if entry.get("schemas"):  # MySQL has none: 2.x lists an empty list, v1 no key
                 item["schemas"] = [schema if isinstance(schema, str) else schema.get("name")
                                    for schema in entry["schemas"]
                                    if isinstance(schema, str) or (isinstance(schema, dict) and not schema.get("isSystem"))]

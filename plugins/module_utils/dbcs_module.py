@@ -91,8 +91,9 @@ class DbcsModule(AnsibleModule):
 
     def fail_json(self, msg=None, **kwargs):  # pylint: disable=arguments-differ
         result = getattr(self, "validation_result", None)
-        if not self._arguments_validated and result is not None and result.errors and msg == result.errors.msg:
-            msg = fullest_message(msg, [str(error.args[0]) for error in result.errors if error.args])
+        errors = list(getattr(getattr(result, "errors", None), "errors", None) or [])
+        if not self._arguments_validated and errors and msg == result.errors.msg:
+            msg = fullest_message(msg, [str(error.args[0]) for error in errors if error.args])
         super().fail_json(msg=msg, **kwargs)
 
     @property
@@ -238,6 +239,8 @@ class DbcsModule(AnsibleModule):
             else:
                 client.update_connection(change.conn_id, change.previous_body())
                 what = "its previous settings were restored"
+                if "password" not in change.current:
+                    what += " (with the password this task sent: the server does not return the one it had)"
         except DbcsApiError as exc:
             change.failed = True
             return ("undoing the change failed too (%s), so the connection stays as this task wrote it: fix it before "

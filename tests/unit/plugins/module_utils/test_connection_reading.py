@@ -10,7 +10,8 @@ import base64
 import pytest
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.connection import (
-    CONNECTION_OPTIONS, PING_SKIPPED_IN_CHECK_MODE, ConnectionSpec, SpecError, check_connection_id, check_schema_name,
+    CONNECTION_OPTIONS, PING_SKIPPED_IN_CHECK_MODE, ConnectionSpec, SpecError, check_connection_id, check_database_name,
+    check_schema_name,
     database_names, info_view, is_type, jinja_literal, jinja_string, ping_result, plan_changes, schemas_in,
     select_connections)
 
@@ -212,3 +213,22 @@ def test_jinja_strings_carry_any_text_without_escapes_or_markers(name):
     assert not [piece for piece in expression.split(" ~ ") if any(m in piece for m in ("{{", "{%", "{#"))]
     assert render("{{ %s }}" % expression) == name
     assert render(jinja_literal(name)) == name
+
+
+@pytest.mark.parametrize("name, conn_type, message", [
+    ("", None, r"^name must not be empty"),
+    ("a\x00b", None, r"^name must not contain a NUL character"),
+    ("\u00e9" * 32, "postgresql", r"^name must be at most 63 bytes in UTF-8"),
+    ("x" * 65, "mysql", r"^name must be at most 64 characters for MySQL"),
+    ("shop ", "mysql", r"^name must not end with a space"),
+    ("shop \U0001F600", "mysql", r"^name must not contain characters outside the Basic Multilingual Plane"),
+])
+def test_database_names_the_database_would_refuse_fail_before_any_write(name, conn_type, message):
+    with pytest.raises(SpecError, match=message):
+        check_database_name(name, conn_type=conn_type)
+
+
+def test_database_names_each_database_takes():
+    check_database_name("x" * 64, conn_type="mysql")
+    check_database_name("shop \U0001F600", conn_type="postgresql")
+    check_database_name("a`b'c\"d", conn_type="mysql")

@@ -107,14 +107,26 @@ step_integration() {
   return $rc
 }
 
-# Each scenario at -vvvv; its output and its server's logs are scanned for every secret it used.
-step_molecule() {
-  local scenario dir log rc=0 configs f
+# The molecule runs: SCENARIO and, for each flavour of FLAVOURS, the server it runs against. "default" (the
+# README's example) runs against every flavour; the other scenarios against one server of each dialect.
+molecule_runs() {
+  local scenario entry
   for scenario in $(cd "$root/extensions/molecule" && ls -d -- */ | tr -d / | grep -vx utils); do
-    log=$logs/molecule-$scenario.log
-    echo "== molecule $scenario (-vvvv, then a secret scan of its output and its server's logs)"
+    for entry in "${FLAVOURS[@]}"; do
+      [ "$scenario" = default ] || [ "${entry%% *}" != hidden ] || continue
+      echo "$scenario $entry"
+    done
+  done
+}
+
+# Each run at -vvvv; its output and its server's logs are scanned for every secret it used.
+step_molecule() {
+  local scenario flavour server dir log rc=0 configs f
+  while read -r scenario flavour server; do
+    log=$logs/molecule-$scenario-$flavour.log
+    echo "== molecule $scenario against the '$flavour' server (-vvvv, then a secret scan of its output and its server's logs)"
     # --destroy never: the services (and their logs) outlive the run for the scan; destroyed below.
-    (cd "$root/extensions" && molecule test -s "$scenario" --destroy never -- -vvvv) >"$log" 2>&1 || {
+    (cd "$root/extensions" && DBCS_MOLECULE_SERVER=$server molecule test -s "$scenario" --destroy never -- -vvvv) >"$log" 2>&1 || {
       rc=1; tail -40 "$log"; }
     dir=$(cat "$root/.work/molecule/$scenario.services" 2>/dev/null || true)
     if [ -n "$dir" ] && [ -f "$dir/server.yml" ]; then
@@ -129,7 +141,7 @@ step_molecule() {
     fi
     (cd "$root/extensions" && molecule destroy -s "$scenario") >>"$log" 2>&1 || rc=1
     grep -m1 -h "actions=" "$log" || true
-  done
+  done < <(molecule_runs)
   return $rc
 }
 

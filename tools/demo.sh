@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's main job (`make demo`): on this machine, start throwaway PostgreSQL and MariaDB and
-# the local Connection API server (127.0.0.1:8020, or a port the system picks when 8020 is taken), apply
+# the local API server in its 2.x dialect (127.0.0.1:8020, or a port the system picks when 8020 is taken), apply
 # playbooks/examples/connections.yml with playbooks/apply.yml (plan, apply, re-apply unchanged),
 # export the server with playbooks/export.yml, show the exported file, and stop everything it
 # started, by pid, also on failure or Ctrl-C. A service that fails to start prints its own error (the
@@ -67,15 +67,15 @@ run() {
   fi
 }
 
-echo "DBConvert Streams collection demo: declared connections applied to a local Connection API server"
+echo "DBConvert Streams collection demo: declared connections applied to a local DBConvert Streams API server (2.x dialect)"
 
 say "Starting throwaway PostgreSQL and MariaDB on 127.0.0.1"
 services start-db "$state" >/dev/null
 eval "$(services env "$state")"
 echo "    PostgreSQL 127.0.0.1:$DBCS_PG_PORT, MariaDB 127.0.0.1:$DBCS_MY_PORT"
 
-say "Starting the local Connection API server on 127.0.0.1:8020 (a port the system picks when 8020 is in use)"
-services start-server "$state" demo --port 8020 --api-version 1 >/dev/null
+say "Starting the local API server, speaking the 2.x dialect as DBConvert Streams 2.0 to 2.7 do, on 127.0.0.1:8020 (a port the system picks when 8020 is in use)"
+services start-server "$state" demo --port 8020 --api-version 2 >/dev/null
 eval "$(services env "$state" demo)"  # exports DBCS_API_URL and DBCS_API_KEY, which the modules read
 echo "    DBCS_API_URL=$DBCS_API_URL (DBCS_API_KEY: a random key, not shown)"
 

@@ -67,7 +67,7 @@ def started(tmp_path_factory):
     directory = private / "services"
     env = dict(os.environ, TMPDIR=str(private))
     cli("start-db", directory, env=env)
-    cli("start-server", directory, "main", "--strict-configs", env=env)
+    cli("start-server", directory, "main", "--api-version", "1", "--strict-configs", env=env)
     yield directory
     cli("stop", directory)
 
@@ -82,7 +82,7 @@ def test_one_json_file_records_every_service(started):
         assert services.process_start_time(record["pid"]) == record["started"]
         assert listening_addresses(record["port"]) == {LOOPBACK_HEX}, record
         assert Path(record["log"]).parent.parent == started  # every log in DIR
-    assert state["services"]["main"]["args"] == ["--strict-configs"]
+    assert state["services"]["main"]["args"] == ["--api-version", "1", "--strict-configs"]
     assert state["services"]["main"]["url"] == "http://127.0.0.1:%d/api/v1" % state["services"]["main"]["port"]
 
 

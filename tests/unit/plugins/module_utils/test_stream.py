@@ -19,8 +19,8 @@ CONFIG = {"id": "config_2sZyDMeIbdaXnN9OL7vYzzAiZU7", "name": "copy", "mode": "c
           "source": {"connections": [{"connectionId": MY, "database": "shop",
                                       "tables": [{"name": "orders"}, {"name": "customers"}]}],
                      "options": {"dataBundleSize": 500}},
-          "target": {"id": PG, "spec": {"db": {"database": "analytics", "schema": "sales",
-                                              "schemaPolicy": "create_missing_only", "writeMode": "append"}}},
+          "target": {"id": PG, "spec": {"db": {"database": "analytics", "schema": "sales", "schemaPolicy": "create_missing_only",
+                                               "writeMode": "append"}}},
           "limits": {"numberOfEvents": 0, "elapsedTime": 0}, "reportingInterval": 3}
 
 
@@ -34,6 +34,11 @@ def spec(**kwargs):
     return StreamConfigSpec(params(**kwargs))
 
 
+def with_(base, **changes):
+    """A copy of a declared dict with some keys changed."""
+    return {**base, **changes}
+
+
 DECLARED = dict(name="copy", mode="load", source=dict(connection="shop", database="shop", tables=["customers", "orders"]),
                 target=dict(connection="warehouse", database="analytics", schema="sales"), bundle_size=500)
 
@@ -44,7 +49,7 @@ def test_a_configuration_that_matches_plans_nothing_tables_as_a_set_and_convert_
 
 
 def test_a_change_is_one_field_and_the_body_keeps_the_rest():
-    declared = dict(DECLARED, target=dict(DECLARED["target"], write_mode="truncate_and_load"), source=dict(
+    declared = with_(DECLARED, target=with_(DECLARED["target"], write_mode="truncate_and_load"), source=dict(
         DECLARED["source"], tables=["orders"]))
     (change,) = plan_stream_changes([spec(**declared)], [CONFIG], CONNECTIONS)
     assert change.action == "update"
@@ -56,7 +61,7 @@ def test_a_change_is_one_field_and_the_body_keeps_the_rest():
 
 
 def test_create_resolves_names_to_ids_and_sends_the_defaults():
-    (change,) = plan_stream_changes([spec(**dict(DECLARED, name="new"))], [CONFIG], CONNECTIONS)
+    (change,) = plan_stream_changes([spec(**with_(DECLARED, name="new"))], [CONFIG], CONNECTIONS)
     assert change.action == "create"
     assert change.body["source"]["connections"][0]["connectionId"] == MY and change.body["target"]["id"] == PG
     assert change.body["target"]["spec"]["db"]["writeMode"] == "append"
@@ -67,16 +72,16 @@ def test_create_resolves_names_to_ids_and_sends_the_defaults():
 
 
 def test_a_connection_declared_by_id_matches_the_same_connection_by_name():
-    declared = dict(DECLARED, source=dict(DECLARED["source"], connection=MY))
+    declared = with_(DECLARED, source=with_(DECLARED["source"], connection=MY))
     (change,) = plan_stream_changes([spec(**declared)], [CONFIG], CONNECTIONS)
     assert change.action == "none"
 
 
 def test_input_that_cannot_work_fails_before_any_write():
     with pytest.raises(SpecError, match=r"^source.connection: no connection is named 'nope'"):
-        plan_stream_changes([spec(**dict(DECLARED, source=dict(DECLARED["source"], connection="nope")))], [], CONNECTIONS)
+        plan_stream_changes([spec(**with_(DECLARED, source=with_(DECLARED["source"], connection="nope")))], [], CONNECTIONS)
     with pytest.raises(SpecError, match=r"^target.schema is only valid for a PostgreSQL connection; 'shop' is mysql"):
-        plan_stream_changes([spec(**dict(DECLARED, target=dict(connection="shop", database="x", schema="s")))], [], CONNECTIONS)
+        plan_stream_changes([spec(**with_(DECLARED, target=dict(connection="shop", database="x", schema="s")))], [], CONNECTIONS)
     with pytest.raises(SpecError, match=r"does not exist yet: to create it, set target.connection, target.database$"):
         plan_stream_changes([spec(name="n", source=dict(connection="shop", database="shop"))], [], CONNECTIONS)
 
@@ -90,7 +95,7 @@ def test_input_that_cannot_work_fails_before_any_write():
 ])
 def test_bad_input_names_the_option(declared, message):
     with pytest.raises(SpecError, match=message):
-        spec(**dict(dict(name="n"), **declared))
+        spec(**{"name": "n", **declared})
 
 
 def test_the_view_shows_connections_by_name_and_id():

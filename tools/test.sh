@@ -168,6 +168,17 @@ step_build() {
     ANSIBLE_COLLECTIONS_PATH=$out/installed ansible-doc -t lookup "dbconvert.streams.$m" >/dev/null || return 1
   done
   python "$root/tests/support/check_links.py" "$installed" "$root" || return 1
+  # The changelog records the releases before this version (antsibull-changelog release), not an empty list.
+  python - "$root" <<'EOF' || return 1
+import sys, yaml
+from packaging.version import Version
+root = sys.argv[1]
+version = Version(yaml.safe_load(open(root + "/galaxy.yml"))["version"])
+releases = sorted(Version(v) for v in (yaml.safe_load(open(root + "/changelogs/changelog.yaml")).get("releases") or {}))
+if not releases or releases[-1] > version:
+    sys.exit("changelogs/changelog.yaml records no release up to %s (releases: %s)" % (version, releases))
+print("changelog: releases %s recorded; galaxy.yml is at %s" % (", ".join(map(str, releases)), version))
+EOF
   echo "built and installed $(basename "$out"/dbconvert-streams-*.tar.gz); ansible-doc renders from the installed copy"
 }
 

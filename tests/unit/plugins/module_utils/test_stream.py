@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.connection import SpecError
 from ansible_collections.dbconvert.streams.plugins.module_utils.stream import (
-    STREAM_CONFIG_OPTIONS, ConnectionIndex, StreamConfigSpec, active_run, config_view, plan_stream_changes, run_view,
+    STREAM_CONFIG_OPTIONS, ConnectionIndex, StreamConfigSpec, active_run, config_view, plan_run, plan_stream_changes, run_view,
     runs_of)
 
 MY = "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5"
@@ -117,3 +117,32 @@ def test_runs_newest_first_and_the_active_one():
     assert [run["id"] for run in mine] == ["s2", "s1"] and active_run(mine)["id"] == "s2"
     view = run_view(mine[1], {"tables": [{"name": "t", "rows": 7}]}, {"rowsInserted": 7, "durationMs": 1500})
     assert view == {"id": "s1", "status": "FINISHED", "rows": {"t": 7}, "rows_total": 7, "duration_s": 1.5, "created": 1}
+
+
+@pytest.mark.parametrize("state, runs, config, force, expected", [
+    ("running", [], {}, False, "start"),
+    ("running", [{"status": "RUNNING"}], {}, False, "none"),
+    ("running", [{"status": "PAUSED"}], {}, False, "resume"),
+    ("running", [{"status": "RUNNING"}], {}, True, "restart"),
+    ("paused", [{"status": "RUNNING"}], {}, False, "pause"),
+    ("paused", [{"status": "PAUSED"}], {}, False, "none"),
+    ("paused", [{"status": "FINISHED"}], {}, False, "none"),
+    ("stopped", [{"status": "READY"}], {}, False, "stop"),
+    ("stopped", [{"status": "FAILED"}], {}, False, "none"),
+    ("finished", [], {}, False, "start"),
+    ("finished", [{"status": "RUNNING"}], {}, False, "wait"),
+    ("finished", [{"status": "PAUSED"}], {}, False, "resume"),
+    ("finished", [{"status": "FINISHED", "created": 100}], {"updated": 90}, False, "none"),
+    ("finished", [{"status": "FINISHED", "created": 100}], {"updated": 110}, False, "start"),  # changed since
+    ("finished", [{"status": "FINISHED", "created": 100}], {}, True, "start"),
+    ("finished", [{"status": "FAILED", "created": 100}], {}, False, "start"),
+    ("finished", [{"status": "FINISHED"}, {"status": "RUNNING"}], {}, False, "wait"),
+])
+def test_what_a_run_state_needs(state, runs, config, force, expected):
+    assert plan_run(state, runs, config, force=force)[0] == expected
+
+
+def test_an_accepted_end_other_than_finished_counts_as_done():
+    runs = [{"status": "EVENT_LIMIT_REACHED", "created": 5}]
+    assert plan_run("finished", runs, {}, accept=("FINISHED", "EVENT_LIMIT_REACHED"))[0] == "none"
+    assert plan_run("finished", runs, {})[0] == "start"

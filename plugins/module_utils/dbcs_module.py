@@ -309,7 +309,9 @@ class DbcsModule(AnsibleModule):
         without it the whole task fails before any write. Returns (changes, failures, connections).
         """
         configs, connections = self.read_streams()
-        changes = plan_stream_changes(specs, configs, connections, purge=purge)
+        changes = plan_stream_changes(specs, configs, connections, purge=purge, check_mode=self.check_mode)
+        for warning in set(warning for change in changes for warning in change.warnings):
+            self.warn(warning)
         deletes = [change for change in changes if change.action == "delete"]
         runs = self.client.list_streams() if deletes else []
         busy = dict((change.config_id, active_run(runs_of(runs, change.config_id))) for change in deletes)

@@ -18,7 +18,7 @@ import copy
 import re
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.connection import (
-    CONTROL_CHARACTER, SpecError, find_one, index_by_id, index_by_name, jinja_literal)
+    CONTROL_CHARACTER, MissingReference, SpecError, assumed_warning, find_one, index_by_id, index_by_name, jinja_literal)
 
 MODES = ("load", "cdc")
 # The vendor's web client before April 2026 sent "convert" for a load: the same thing.
@@ -221,8 +221,17 @@ class ConnectionIndex(object):
         self.by_name = index_by_name(connections)
         self.by_id = index_by_id(connections)
 
-    def resolve(self, ref, option):
-        return find_one(self.by_name, self.by_id, ref, option)
+    def resolve(self, ref, option, check_mode=False):
+        """The connection `ref` names. In check mode, one that does not exist yet may be one an earlier task (or
+        the connections role) would create: then a stand-in that carries its name, and a warning to give."""
+        try:
+            return find_one(self.by_name, self.by_id, ref, option), None
+        except MissingReference:
+            if not check_mode:
+                raise
+            planned = {"id": "(planned) %s" % ref, "name": ref}
+            self.by_id[planned["id"]] = planned
+            return planned, assumed_warning(option, ref)
 
     def name_of(self, conn_id):
         conn = self.by_id.get(conn_id)
@@ -263,6 +272,7 @@ class StreamChange(object):
         self.changed_fields = list(changed_fields)
         self.config_id = current.get("id") if current else None
         self.failed = False
+        self.warnings = []              # what the plan had to assume (check mode)
 
     @property
     def changed(self):
@@ -325,11 +335,12 @@ def build_config_body(spec, base, resolved):
     return body
 
 
-def plan_stream_changes(specs, server_configs, connections, purge=False):
+def plan_stream_changes(specs, server_configs, connections, purge=False, check_mode=False):
     """Plan the changes that make the server hold the declared configurations.
 
     `server_configs` are the server's configurations, `connections` a ConnectionIndex of its connections.
-    Connection names are resolved to ids here: a missing connection fails before any write.
+    Connection names are resolved to ids here: a missing connection fails before any write (in check mode it is
+    taken to be one an earlier task would create, with a warning on the change).
     """
     by_name = {}
     for config in server_configs:
@@ -344,12 +355,13 @@ def plan_stream_changes(specs, server_configs, connections, purge=False):
         if spec.state == "absent":
             changes.append(StreamChange("delete" if current else "none", spec.name, spec, current))
             continue
-        resolved, conns = {}, {}
+        resolved, conns, warnings = {}, {}, []
         for side in ("source", "target"):
             key = "%s.connection" % side
             if key in spec.fields:
-                conn = connections.resolve(spec.fields[key], "%s%s" % (spec.where, key))
+                conn, warning = connections.resolve(spec.fields[key], "%s%s" % (spec.where, key), check_mode=check_mode)
                 resolved[key], conns[side] = conn["id"], conn
+                warnings += [warning] if warning else []
             elif current is not None:
                 conns[side] = connections.by_id.get(declared_value(current, _field(key)))
         spec.check_targets(conns.get("source"), conns.get("target"))
@@ -359,11 +371,13 @@ def plan_stream_changes(specs, server_configs, connections, purge=False):
                 raise SpecError("%sstream configuration '%s' does not exist yet: to create it, set %s" % (
                     spec.where, spec.name, ", ".join(missing)))
             body = build_config_body(spec, None, resolved)
-            changes.append(StreamChange("create", spec.name, spec, None, body, sorted(spec.fields)))
-            continue
-        changed = compare_config(spec, current, resolved)
-        body = build_config_body(spec, current, resolved) if changed else None
-        changes.append(StreamChange("update" if changed else "none", spec.name, spec, current, body, changed))
+            change = StreamChange("create", spec.name, spec, None, body, sorted(spec.fields))
+        else:
+            changed = compare_config(spec, current, resolved)
+            body = build_config_body(spec, current, resolved) if changed else None
+            change = StreamChange("update" if changed else "none", spec.name, spec, current, body, changed)
+        change.warnings = warnings
+        changes.append(change)
     if purge:
         declared = set(spec.name for spec in specs)
         for config in server_configs:
@@ -488,7 +502,7 @@ def find_config(configs, ref, option="config"):
         raise SpecError("%s: %d stream configurations are named '%s' (ids %s); name one by its id" % (
             option, len(named), ref, ", ".join(sorted(config["id"] for config in named))))
     if not named:
-        raise SpecError("%s: no stream configuration is named '%s' and none has that id" % (option, ref))
+        raise MissingReference("%s: no stream configuration is named '%s' and none has that id" % (option, ref))
     return normalise_config(named[0])
 
 

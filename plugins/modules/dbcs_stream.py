@@ -159,7 +159,7 @@ stream:
            duration_s: 1.8}
 """
 
-from ansible_collections.dbconvert.streams.plugins.module_utils.connection import SpecError
+from ansible_collections.dbconvert.streams.plugins.module_utils.connection import MissingReference, SpecError, assumed_warning
 from ansible_collections.dbconvert.streams.plugins.module_utils.dbcs_module import DbcsModule
 from ansible_collections.dbconvert.streams.plugins.module_utils.stream import GOALS, RUN_STATES, find_config, plan_run
 
@@ -187,7 +187,14 @@ def main():
             raise SpecError("wait_timeout must be a positive number of seconds, got %s" % params["wait_timeout"])
         client = module.client
         client.require_streams()
-        config = find_config(client.list_stream_configs(), ref)
+        try:
+            config = find_config(client.list_stream_configs(), ref)
+        except MissingReference:
+            if not module.check_mode or state not in ("running", "finished"):
+                raise
+            # Check mode: a configuration an earlier task would create has no run yet; one would be started.
+            module.warn(assumed_warning("config", ref).replace("no connection", "no stream configuration"))
+            module.finish(changed=True, action="start", started=True, config_id=None, stream={})
         config_id = config["id"]
         runs = module.read_runs([config])[config_id]
         action, run = plan_run(state, runs, config, force=force, accept=tuple(params["accept"]))

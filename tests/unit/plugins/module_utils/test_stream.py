@@ -146,3 +146,16 @@ def test_an_accepted_end_other_than_finished_counts_as_done():
     runs = [{"status": "EVENT_LIMIT_REACHED", "created": 5}]
     assert plan_run("finished", runs, {}, accept=("FINISHED", "EVENT_LIMIT_REACHED"))[0] == "none"
     assert plan_run("finished", runs, {})[0] == "start"
+
+
+def test_check_mode_plans_with_connections_an_earlier_task_would_create():
+    declared = with_(DECLARED, name="new", source=with_(DECLARED["source"], connection="not-yet"))
+    with pytest.raises(SpecError, match=r"^source.connection: no connection is named 'not-yet'"):
+        plan_stream_changes([spec(**declared)], [], ConnectionIndex([dict(id=PG, name="warehouse", type="postgresql")]))
+    connections = ConnectionIndex([dict(id=PG, name="warehouse", type="postgresql")])
+    (change,) = plan_stream_changes([spec(**declared)], [], connections, check_mode=True)
+    assert change.action == "create"
+    assert change.warnings == ["source.connection: no connection 'not-yet' exists yet; check mode takes it to be one that "
+                               "an earlier task would create, and plans as if it existed. Without check mode this fails "
+                               "unless it exists by then"]
+    assert change.diff(connections)["after"]["source"]["connection"] == "not-yet"

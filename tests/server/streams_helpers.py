@@ -10,7 +10,6 @@ binary as lowercase hex, NULL as \\N), so that equal checksums mean equal rows a
 import json
 import secrets
 import time
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -180,8 +179,7 @@ class Pair:
         return self.pg if kind == "postgresql" else self.my
 
 
-@contextmanager
-def slow_target(databases: Databases, database: str, table: str, seconds: float):
+def slow_target(databases: Databases, database: str, table: str, seconds: float) -> None:
     """A PostgreSQL target table of COLUMNS whose every inserted row sleeps `seconds` (a trigger)."""
     function = "dbcs_sleep_" + secrets.token_hex(4)
     with databases.pg(database) as conn:
@@ -190,4 +188,3 @@ def slow_target(databases: Databases, database: str, table: str, seconds: float)
         conn.execute(f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS"
                      f" $$ BEGIN PERFORM pg_sleep({seconds}); RETURN NEW; END $$")
         conn.execute(f'CREATE TRIGGER slow BEFORE INSERT ON "{table}" FOR EACH ROW EXECUTE FUNCTION {function}()')
-    yield table

@@ -266,10 +266,10 @@ def test_the_row_limit_counts_every_table(pair, databases):
 
 def test_the_time_limit_ends_a_slow_run(pair, databases):
     create_source(databases, "mysql", pair.database, "items", sample_rows(200))
-    with slow_target(databases, pair.database, "items", 0.02):  # 50 rows a second at most
-        body = config_body("slow", pair.my, pair.pg, pair.database, tables=["items"], policy="validate_existing",
-                           bundle=5, limits={"elapsedTime": 1})
-        _config, stats = run_config(pair.api, body)
+    slow_target(databases, pair.database, "items", 0.02)  # 50 rows a second at most
+    body = config_body("slow", pair.my, pair.pg, pair.database, tables=["items"], policy="validate_existing",
+                       bundle=5, limits={"elapsedTime": 1})
+    _config, stats = run_config(pair.api, body)
     assert stats["status"] == "TIME_LIMIT_REACHED", stats
     assert 0 < written(stats) < 200
     assert len(pg_ids(databases, pair.database, schema="public")) == written(stats)

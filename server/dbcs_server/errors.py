@@ -102,6 +102,8 @@ def _describe(error: dict[str, Any]) -> str:
     ctx = error.get("ctx") or {}
     if kind == "string_too_short":
         return f"{field} must not be empty" if ctx.get("min_length") == 1 else f"{field} is too short"
+    if kind == "too_short":
+        return f"{field} must not be empty" if ctx.get("min_length") == 1 else f"{field} is too short"
     if kind == "string_too_long":
         return f"{field} must be at most {ctx.get('max_length')} characters"
     if kind == "literal_error":

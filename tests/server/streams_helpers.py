@@ -172,8 +172,12 @@ class Pair:
         self.api = api
         self.databases = databases
         self.database = database
-        self.pg = api.create(nested(databases.pg_spec(database=database)))
-        self.my = api.create(nested(databases.my_spec(database=database)))
+        self.pg = self.connect(nested(databases.pg_spec(database=database)))
+        self.my = self.connect(nested(databases.my_spec(database=database)))
+
+    def connect(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A new connection of the key: {id, created, name}."""
+        return {**self.api.create(body), "name": body["name"]}
 
     def of(self, kind: str) -> dict[str, Any]:
         return self.pg if kind == "postgresql" else self.my

@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import services  # noqa: E402  pylint: disable=wrong-import-position
-from bench import machine  # noqa: E402  pylint: disable=wrong-import-position
+from bench import machine, put_block  # noqa: E402  pylint: disable=wrong-import-position
 
 DEFAULT_SIZES = (100_000, 1_000_000)
 DATABASE = "dbcs_bench_load"
@@ -259,15 +259,7 @@ def write_doc(path, rows, sizes, bundle, load_at_start):
         table(rows, bundle),
         DOC_END,
     ])
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    if DOC_BEGIN in text and DOC_END in text:
-        head, rest = text.split(DOC_BEGIN, 1)
-        text = head + block + rest.split(DOC_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    put_block(path, DOC_BEGIN, DOC_END, block)
 
 
 def main(argv=None):

@@ -11,9 +11,10 @@ real source (DBCS_FUZZ_STREAM_SOURCE).
   full replace of a connection or a stream configuration (with the same X-API-Key and X-Install-ID)
   and compares it with what was sent, normalised by the rules server/README.md states for the dialect.
 - point_streams_at_the_source (map_body of POST and PUT /stream-configs): when DBCS_FUZZ_STREAM_SOURCE
-  holds {"connection", "database", "table"} (the stream-routes run), the generated configuration's
-  connections become that real PostgreSQL connection, its source database and target database that
-  database (the target's schema, when none or public, fuzz_copy), and the tables it lists that table, so that fuzzing gets past "unknown connection" into the
+  holds {"connection", "database", "schema", "table"} (the stream-routes run), the generated
+  configuration's connections become that real PostgreSQL connection, its source database, schema and
+  target database those (the target's schema, when none or the source's, fuzz_copy), and the tables it
+  lists that table, so that fuzzing gets past "unknown connection" into the
   checks against the source database, and the configurations it writes really run when started.
 """
 
@@ -184,7 +185,7 @@ def point_streams_at_the_source(ctx, body):
         if isinstance(mapping, dict):
             mapping["connectionId"] = STREAM_SOURCE["connection"]
             mapping["database"] = STREAM_SOURCE["database"]
-            mapping.pop("schema", None)
+            mapping["schema"] = STREAM_SOURCE["schema"]
             if mapping.get("tables"):
                 mapping["tables"] = [{"name": STREAM_SOURCE["table"]}]
     target = body.get("target")
@@ -193,6 +194,6 @@ def point_streams_at_the_source(ctx, body):
         database = target.get("spec", {}).get("db") if isinstance(target.get("spec"), dict) else None
         if isinstance(database, dict):
             database["database"] = STREAM_SOURCE["database"]
-            if database.get("schema") in (None, "", "public"):  # never the source table itself
+            if database.get("schema") in (None, "", STREAM_SOURCE["schema"]):  # never the source table itself
                 database["schema"] = "fuzz_copy"
     return body

@@ -331,14 +331,16 @@ def fuzz_stream_routes(server: ServerProcess, client: Any, databases: Databases,
                        role: tuple[str, str], workdir: Path, max_examples: int, outcome: FuzzOutcome) -> None:
     """The third run: the stream routes with a real configuration, run and source (see the module's doc)."""
     user, password = role
-    table = "fuzz_items"
+    schema, table = "fuzz_source", "fuzz_items"
+    where = sql.Identifier(schema, table)
     with psycopg.connect(host=databases.pg_host, port=databases.pg_port, user=user, password=password,
-                         dbname=scratch, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE TABLE {} (id integer PRIMARY KEY, name text)").format(sql.Identifier(table)))
-        conn.execute(sql.SQL("INSERT INTO {} SELECT i, 'row ' || i FROM generate_series(1, 20) i").format(
-            sql.Identifier(table)))
+                         dbname=scratch, autocommit=True) as conn:  # the role's own schema and table
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("CREATE TABLE {} (id integer PRIMARY KEY, name text)").format(where))
+        conn.execute(sql.SQL("INSERT INTO {} SELECT i, 'row ' || i FROM generate_series(1, 20) i").format(where))
     body = {"name": "fuzz-stream", "mode": "load",
-            "source": {"connections": [{"connectionId": connection, "database": scratch, "tables": [{"name": table}]}]},
+            "source": {"connections": [{"connectionId": connection, "database": scratch, "schema": schema,
+                                        "tables": [{"name": table}]}]},
             "target": {"id": connection, "spec": {"db": {"database": scratch, "schema": "fuzz_copy"}}}}
     config = client.post("/stream-configs", json=body)
     assert config.status_code == 201, config.text
@@ -347,7 +349,7 @@ def fuzz_stream_routes(server: ServerProcess, client: Any, databases: Databases,
     while client.get(f"/streams/{stream}/stats").json()["status"] in ACTIVE:
         assert time.monotonic() < deadline, "the fuzz target's run did not end"
         time.sleep(0.05)
-    source = json.dumps({"connection": connection, "database": scratch, "table": table})
+    source = json.dumps({"connection": connection, "database": scratch, "schema": schema, "table": table})
     before = len(server.log_entries())
     run = run_schemathesis(
         server, workdir / "stream-routes", EXPECTED.format(target="") + STREAM_TARGETS.format(

@@ -72,11 +72,40 @@ def q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-class PgSource:
+class PgEndpoint:
+    """A PostgreSQL connection of a run: psycopg cancels what it is doing from another thread."""
+
     kind = POSTGRESQL
 
-    def __init__(self, conn: psycopg.Connection, schema: str | None):
+    def __init__(self, conn: psycopg.Connection):
         self.conn = conn
+
+    def interrupt(self) -> None:
+        self.conn.cancel_safe(timeout=2)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class MySQLEndpoint:
+    """A MySQL connection of a run, in its database."""
+
+    kind = MYSQL
+
+    def __init__(self, conn: pymysql.connections.Connection, database: str):
+        self.conn = conn
+        self.database = database
+
+    def interrupt(self) -> None:
+        shut_down(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PgSource(PgEndpoint):
+    def __init__(self, conn: psycopg.Connection, schema: str | None):
+        super().__init__(conn)
         self.schema = schema  # None: names may be schema-qualified, default public
         for name in ("json", "jsonb", "uuid"):  # as text: every target takes it so
             conn.adapters.register_loader(name, TextLoader)
@@ -109,12 +138,6 @@ class PgSource:
     def reader(self, table: TableDef, bundle: int) -> "PgReader":
         return PgReader(self.conn, table, bundle)
 
-    def interrupt(self) -> None:
-        self.conn.cancel_safe(timeout=2)
-
-    def close(self) -> None:
-        self.conn.close()
-
 
 def pg_column(name: str, declared: str, typname: str, not_null: bool, typmod: int) -> Column:
     length = precision = scale = None
@@ -144,13 +167,7 @@ class PgReader:
         self.conn.commit()
 
 
-class MySQLSource:
-    kind = MYSQL
-
-    def __init__(self, conn: pymysql.connections.Connection, database: str):
-        self.conn = conn
-        self.database = database
-
+class MySQLSource(MySQLEndpoint):
     def table_names(self) -> list[str]:
         with self.conn.cursor() as cur:
             cur.execute(MYSQL_TABLE_NAMES, (self.database,))
@@ -171,12 +188,6 @@ class MySQLSource:
 
     def reader(self, table: TableDef, bundle: int) -> "MySQLReader":
         return MySQLReader(self.conn, self.database, table)
-
-    def interrupt(self) -> None:
-        shut_down(self.conn)
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def mysql_column(name: str, declared: str, base: str, nullable: str, length: int | None, precision: int | None,
@@ -216,11 +227,9 @@ class MySQLReader:
             self.cursor.close()
 
 
-class PgTarget:
-    kind = POSTGRESQL
-
+class PgTarget(PgEndpoint):
     def __init__(self, conn: psycopg.Connection, schema: str | None):
-        self.conn = conn
+        super().__init__(conn)
         self.schema = schema or "public"
 
     def name(self, table: str) -> sql.Composable:
@@ -263,12 +272,6 @@ class PgTarget:
     def writer(self, table: TableDef, upsert: bool) -> "PgWriter":
         return PgWriter(self, table, upsert)
 
-    def interrupt(self) -> None:
-        self.conn.cancel_safe(timeout=2)
-
-    def close(self) -> None:
-        self.conn.close()
-
 
 class PgWriter:
     def __init__(self, target: PgTarget, table: TableDef, upsert: bool):
@@ -298,13 +301,7 @@ class PgWriter:
         self.conn.commit()
 
 
-class MySQLTarget:
-    kind = MYSQL
-
-    def __init__(self, conn: pymysql.connections.Connection, database: str):
-        self.conn = conn
-        self.database = database
-
+class MySQLTarget(MySQLEndpoint):
     def _run(self, statement: str, params: tuple = ()) -> list[tuple]:
         with self.conn.cursor() as cur:
             cur.execute(statement, params)
@@ -339,12 +336,6 @@ class MySQLTarget:
 
     def writer(self, table: TableDef, upsert: bool) -> "MySQLWriter":
         return MySQLWriter(self.conn, table, upsert)
-
-    def interrupt(self) -> None:
-        shut_down(self.conn)
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 class MySQLWriter:

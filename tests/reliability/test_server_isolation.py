@@ -287,7 +287,7 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
                                 params=query if with_query else None, headers=headers, **body)
                 label = f"{method.upper()} {path} id={sent_id!r} query={with_query}"
                 tally["requests"] += 1
-                leaked = scene.leaks(response, f"{sent_id} {body}")
+                leaked = scene.leaks(response, f"{sent_id} {body} {query if with_query else ''}")  # echoes: no leak
                 if leaked:
                     tally["leaks"] += 1
                     problems.append(scene.redact(f"{label}: {response.status_code} carries the victim's {leaked}"))

@@ -13,8 +13,8 @@ real source (DBCS_FUZZ_STREAM_SOURCE).
 - point_streams_at_the_source (map_body of POST and PUT /stream-configs): when DBCS_FUZZ_STREAM_SOURCE
   holds {"connection", "database", "schema", "table"} (the stream-routes run), the generated
   configuration's connections become that real PostgreSQL connection, its source database, schema and
-  target database those (the target's schema, when none or the source's, fuzz_copy), and the tables it
-  lists that table, so that fuzzing gets past "unknown connection" into the
+  target database those (a target schema equal to the source's becomes fuzz_copy), and the tables it
+  lists that table (only values of the right type are replaced: negative cases stay negative), so that fuzzing gets past "unknown connection" into the
   checks against the source database, and the configurations it writes really run when started.
 """
 
@@ -173,6 +173,13 @@ def stored_as_sent(ctx, response, case):  # pylint: disable=unused-argument
     return None
 
 
+def _real(node, key, value):
+    """Set node[key] to value when it holds a non-empty string: a value the schema refuses (another type,
+    an empty string, a missing required member) stays, so that negative cases stay negative."""
+    if isinstance(node, dict) and isinstance(node.get(key), str) and node[key]:
+        node[key] = value
+
+
 @schemathesis.hook("map_body")
 def point_streams_at_the_source(ctx, body):
     """POST and PUT /stream-configs of the stream-routes run: the real source instead of generated ids."""
@@ -181,19 +188,19 @@ def point_streams_at_the_source(ctx, body):
             or not operation.path.endswith(("/stream-configs", "/stream-configs/{id}")) or not isinstance(body, dict)):
         return body
     source = body.get("source")
-    for mapping in source.get("connections", []) if isinstance(source, dict) else []:
-        if isinstance(mapping, dict):
-            mapping["connectionId"] = STREAM_SOURCE["connection"]
-            mapping["database"] = STREAM_SOURCE["database"]
-            mapping["schema"] = STREAM_SOURCE["schema"]
-            if mapping.get("tables"):
-                mapping["tables"] = [{"name": STREAM_SOURCE["table"]}]
+    connections = source.get("connections") if isinstance(source, dict) else None
+    for mapping in connections if isinstance(connections, list) else []:
+        _real(mapping, "connectionId", STREAM_SOURCE["connection"])
+        _real(mapping, "database", STREAM_SOURCE["database"])
+        _real(mapping, "schema", STREAM_SOURCE["schema"])
+        tables = mapping.get("tables") if isinstance(mapping, dict) else None
+        for table in tables if isinstance(tables, list) else []:
+            _real(table, "name", STREAM_SOURCE["table"])
     target = body.get("target")
-    if isinstance(target, dict):
-        target["id"] = STREAM_SOURCE["connection"]
-        database = target.get("spec", {}).get("db") if isinstance(target.get("spec"), dict) else None
-        if isinstance(database, dict):
-            database["database"] = STREAM_SOURCE["database"]
-            if database.get("schema") in (None, "", STREAM_SOURCE["schema"]):  # never the source table itself
-                database["schema"] = "fuzz_copy"
+    _real(target, "id", STREAM_SOURCE["connection"])
+    spec = target.get("spec") if isinstance(target, dict) else None
+    database = spec.get("db") if isinstance(spec, dict) else None
+    _real(database, "database", STREAM_SOURCE["database"])
+    if isinstance(database, dict) and database.get("schema") == STREAM_SOURCE["schema"]:
+        database["schema"] = "fuzz_copy"  # never the source table itself
     return body

@@ -66,7 +66,7 @@ def build(dialect: Dialect) -> APIRouter:
         return shown(stored(streams.create_config, caller.owner, body.name, body.document()))
 
     @router.get("/stream-configs", response_model=models.StreamConfigList, response_model_exclude_none=True,
-                summary="List the key's stream configurations",
+                responses=dialect.responses(400), summary="List the key's stream configurations",
                 description="In creation order; ?search= keeps those whose name or description contains the text"
                             " (any case); limit and offset page what search kept.")
     def list_configs(

@@ -71,7 +71,8 @@ def build(dialect: Dialect) -> APIRouter:
     def resume(stream_id: StreamId, caller: Caller, runs: RunsDep) -> Any:
         return acting(runs, caller.owner, stream_id, Run.resume)
 
-    @router.post("/streams/{id}/stop", response_model=models.RunState, responses=acts, summary="Stop a run",
+    @router.post("/streams/{id}/stop", response_model=models.RunState, responses={**acts, **dialect.responses(400)},
+                 summary="Stop a run",
                  description="At the next bundle boundary (a statement still running after 10 s is interrupted);"
                              " force=true interrupts the statement in flight at once.")
     def stop(stream_id: StreamId, caller: Caller, runs: RunsDep,

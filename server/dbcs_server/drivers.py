@@ -284,7 +284,6 @@ class SqlDriver(Driver):
         except Exception as exc:
             raise ProbeError(scrub(describe(exc), secrets)) from None
 
-
     def check_stream_endpoint(self, role: str, schema: str | None) -> None:
         return None
 

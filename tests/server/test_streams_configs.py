@@ -174,8 +174,8 @@ def test_a_table_the_source_does_not_have_is_400(pair):
     sent = config_body("x", pair.pg, pair.my, pair.database, tables=["orders"])  # in sales, not public
     refusal(pair, sent, f"table 'orders' not found in database '{pair.database}'",
             "source.connections.0.tables.0.name", "orders")
-    assert pair.api.post("/stream-configs", json=config_body("y", pair.pg, pair.my, pair.database, tables=["orders"],
-                                                              source_schema="sales")).status_code == 201
+    qualified = config_body("y", pair.pg, pair.my, pair.database, tables=["orders"], source_schema="sales")
+    assert pair.api.post("/stream-configs", json=qualified).status_code == 201
 
 
 def test_a_source_database_that_does_not_exist_is_400(pair):

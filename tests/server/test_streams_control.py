@@ -164,8 +164,8 @@ REFUSING_TARGETS = {
 
 
 @pytest.mark.parametrize("target_kind, written_before", [("postgresql", 3), ("mysql", 6)])
-def test_a_row_the_target_refuses_fails_the_run_with_the_database_message(pair, databases, target_kind,
-                                                                           written_before):
+def test_a_row_the_target_refuses_fails_the_run_with_the_database_message(
+        pair, databases, target_kind, written_before):
     source_kind = "mysql" if target_kind == "postgresql" else "postgresql"
     rows = sample_rows(40)
     create_source(databases, source_kind, pair.database, "items", rows)
@@ -215,8 +215,8 @@ def test_a_failure_message_never_carries_a_password(pair, databases):
 
 def test_cdc_configurations_are_stored_but_not_started(pair, databases):
     create_source(databases, "mysql", pair.database, "items", sample_rows(1))
-    created = pair.api.post("/stream-configs", json=config_body("follow", pair.my, pair.pg, pair.database,
-                                                                 tables=["items"], mode="cdc"))
+    body = config_body("follow", pair.my, pair.pg, pair.database, tables=["items"], mode="cdc")
+    created = pair.api.post("/stream-configs", json=body)
     assert created.status_code == 201 and created.json()["mode"] == "cdc"
     response = pair.api.post(f"/stream-configs/{created.json()['id']}/start")
     assert response.status_code == 400
@@ -369,8 +369,8 @@ def test_a_failure_on_the_log_stream_names_its_code_not_the_row(pair, databases,
         conn.execute("CREATE TABLE items (id integer PRIMARY KEY, small smallint, big bigint, amount numeric(14,3),"
                      " name varchar(120) CHECK (name NOT LIKE 'name-5-%'), note text, flag boolean, born date,"
                      " seen timestamp(6), doc jsonb, raw bytea)")
-    config = pair.api.post("/stream-configs", json=config_body("bad", pair.my, pair.pg, pair.database,
-                                                                tables=["items"], policy="validate_existing")).json()
+    body = config_body("bad", pair.my, pair.pg, pair.database, tables=["items"], policy="validate_existing")
+    config = pair.api.post("/stream-configs", json=body).json()
     with requests.get(server2.url + "/logs/stream", stream=True, timeout=30) as response:
         events = Events(response)
         events.until(lambda found: True)

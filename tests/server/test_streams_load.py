@@ -277,8 +277,8 @@ def test_the_time_limit_ends_a_slow_run(pair, databases):
 
 def test_a_connection_used_by_a_configuration_cannot_be_deleted(pair, databases):
     create_source(databases, "mysql", pair.database, "items", sample_rows(1))
-    created = pair.api.post("/stream-configs", json=config_body("uses", pair.my, pair.pg, pair.database,
-                                                                 tables=["items"])).json()
+    body = config_body("uses", pair.my, pair.pg, pair.database, tables=["items"])
+    created = pair.api.post("/stream-configs", json=body).json()
     for connection in (pair.my, pair.pg):
         response = pair.api.delete(f"/connections/{connection['id']}", headers=CONFIRM)
         assert response.status_code == 409

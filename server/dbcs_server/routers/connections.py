@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 
 from dbcs_server.errors import ApiError
-from dbcs_server.record import Record
 from dbcs_server.state import ConnectionId, SettingsDep, StoreDep, not_found
 from dbcs_server.store import ConnectionInUse, NameTaken
 from dbcs_server.wire import Dialect, ListQuery

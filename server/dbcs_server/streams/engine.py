@@ -29,7 +29,7 @@ from dbcs_server.events import Broadcaster
 from dbcs_server.record import Record
 from dbcs_server.streams.endpoints import Endpoint, error_code, failure_message
 from dbcs_server.streams.models import (
-    DEFAULT_BUNDLE_SIZE, DEFAULT_REPORTING_INTERVAL, DEFAULT_SCHEMA_POLICY, DEFAULT_WRITE_MODE, TERMINAL,
+    DEFAULT_BUNDLE_SIZE, DEFAULT_REPORTING_INTERVAL, DEFAULT_SCHEMA_POLICY, DEFAULT_WRITE_MODE,
 )
 from dbcs_server.streams.store import RunRow, StreamStore
 from dbcs_server.streams.types import TableDef, Unmappable, target_type
@@ -415,4 +415,3 @@ class Run:
             self._log("info", node["type"], f"{node['counter']} rows, {data_size(node['bytes'])}", category="stat",
                       nodeId=node["id"], table="", events=node["counter"], size=data_size(node["bytes"]),
                       rate=data_size(int(node["bytes"] / elapsed)) + "/s", elapsed=round(elapsed, 3), status=row.status)
-

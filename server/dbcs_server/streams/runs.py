@@ -116,8 +116,8 @@ def stats(row: RunRow) -> dict[str, Any]:
                                       {"id": "target-1", "type": "target", "counter": 0, "bytes": 0}]
     answer = {
         "id": row.id, "configId": row.config_id, "status": row.status,
-        "nodes": [{"id": n["id"], "type": n["type"], "stat": {"counter": n["counter"], "bytes": n["bytes"],
-                                                                "status": row.status}} for n in nodes],
+        "nodes": [{"id": n["id"], "type": n["type"],
+                   "stat": {"counter": n["counter"], "bytes": n["bytes"], "status": row.status}} for n in nodes],
         "tables": progress.get("tables", []),
     }
     if row.error:

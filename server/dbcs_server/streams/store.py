@@ -26,7 +26,8 @@ ACTIVE_IN = f"status IN ({', '.join(repr(s) for s in ACTIVE)})"
 
 class ConfigNameTaken(NameTaken):
     def __init__(self, name: str):
-        Exception.__init__(self, f"a stream configuration named '{name}' already exists")
+        super().__init__(name)
+        self.args = (f"a stream configuration named '{name}' already exists",)
 
 
 class RunActive(Exception):

@@ -184,7 +184,10 @@ EOF
 
 step_bench() {
   need_db || return 1
-  (cd "$root" && python tests/bench/bench.py)
+  local rc=0
+  (cd "$root" && python tests/bench/bench.py) || rc=1
+  (cd "$root" && python tests/bench/bench_load.py) || rc=1
+  return $rc
 }
 
 steps=("$@")

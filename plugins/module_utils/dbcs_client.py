@@ -477,7 +477,6 @@ class DbcsClient(object):
                 raise
             return v1()
 
-
     # -- stream configurations and runs (2.x) ------------------------------------------------------------
 
     def require_streams(self):

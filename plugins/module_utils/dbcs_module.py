@@ -344,7 +344,6 @@ class DbcsModule(AnsibleModule):
         return changes, failures, connections
 
 
-
 def create_and_confirm(create, listed, what):
     """Send a create, then read back: only what the server lists counts as created.
 

@@ -18,6 +18,7 @@ def test_the_readme_sequence_copies_the_rows(tmp_path, databases):
     databases.drop_database("shop")
     with databases.pg() as conn:
         conn.execute("DROP DATABASE IF EXISTS warehouse WITH (FORCE)")
+    sequence = readme_sequence()
     proc = ServerProcess(tmp_path, key_count=0, api_version=2)
     proc.keys = ["my-key"]
     proc.start()
@@ -25,8 +26,8 @@ def test_the_readme_sequence_copies_the_rows(tmp_path, databases):
            "DBCS_PG_USER": databases.pg_user, "DBCS_PG_PASSWORD": databases.pg_password,
            "DBCS_MY_HOST": databases.my_host, "DBCS_MY_PORT": str(databases.my_port),
            "DBCS_MY_USER": databases.my_user, "DBCS_MY_PASSWORD": databases.my_password}
-    script = f"set -euo pipefail\nbase={proc.url}\ninstall_id={proc.install_id}\n" + readme_sequence()
     try:
+        script = f"set -euo pipefail\nbase={proc.url}\ninstall_id={proc.install_id}\n" + sequence
         result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120, env=env,
                                 check=False)
         assert result.returncode == 0, result.stdout + result.stderr

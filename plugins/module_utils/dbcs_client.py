@@ -483,12 +483,23 @@ class DbcsClient(object):
         """Streams are a 2.x API: a server that speaks v1 fails here, before any stream request, saying so."""
         self.start_session()
         if self.api_version == "1" or (self.api_version == "auto" and not self.install_id and self._nested_seen is False):
-            raise DbcsApiError("manage streams", error="this server speaks the v1 API, which has no stream configurations",
-                               hint="Streams need a DBConvert Streams 2.x server (2.0 or later); set api_version to 2 "
-                                    "only if the server is one")
+            raise self._no_streams()
+
+    @staticmethod
+    def _no_streams():
+        return DbcsApiError("manage streams", error="this server speaks the v1 API, which has no stream configurations",
+                            hint="Streams need a DBConvert Streams 2.x server (2.0 or later); set api_version to 2 "
+                                 "only if the server is one")
 
     def list_stream_configs(self):
-        return self._list_all("/stream-configs", "list stream configurations", "stream configurations")
+        try:
+            return self._list_all("/stream-configs", "list stream configurations", "stream configurations")
+        except DbcsApiError as exc:
+            # A server without an install id whose connections were not listed yet may be v1 or an early 2.x: it
+            # is v1 when it has no stream configurations route.
+            if exc.status == 404 and self.api_version == "auto" and not self.install_id:
+                raise self._no_streams()
+            raise
 
     def create_stream_config(self, body):
         """POST a configuration and return its id. As for connections, a create whose outcome is unknown is

@@ -183,3 +183,21 @@ def test_a_connection_of_an_unmanaged_kind_keeps_its_spec(v2):
           "spec": {"s3": {"region": "eu", "credentials": {"accessKey": "AK", "secretKey": "SK"}}}}
     v2.on("GET", "/connections", (200, {"items": [s3], "total": 1, "filtered": 1}))
     assert client_for(v2).list_connections() == [s3]
+
+
+def test_a_server_without_an_install_id_and_without_stream_routes_speaks_v1(server):
+    """Before any connection was listed, a server without an install id may be v1 or an early 2.x build: the
+    stream configurations route decides, and its 404 is the clear v1 message rather than 'not found'."""
+    server.on("GET", "/stream-configs", (404, {"error": "not found"}))
+    client = client_for(server)
+    client.require_streams()
+    with pytest.raises(DbcsApiError, match="this server speaks the v1 API, which has no stream configurations"):
+        client.list_stream_configs()
+    assert ("GET", "/api/v1/stream-configs") in server.calls()
+
+
+def test_a_pinned_2x_client_reports_a_missing_stream_route_as_it_is(server):
+    server.on("GET", "/stream-configs", (404, {"error": "not found"}))
+    with pytest.raises(DbcsApiError) as failure:
+        client_for(server, api_version="2").list_stream_configs()
+    assert failure.value.status == 404 and "v1 API" not in str(failure.value)

@@ -99,7 +99,8 @@ KINDS = dict((kind.name, kind) for kind in (
         Field("endpoint", None, ("spec", "s3", "endpoint")),
         Field("bucket", None, ("spec", "s3", "scope", "bucket")),
         Field("prefix", None, ("spec", "s3", "scope", "prefix")),
-        Field("access_key", None, ("spec", "s3", "credentials", "accessKey")),
+        # An access key id is not a secret (it names the key, as a user name does).
+        Field("access_key", None, ("spec", "s3", "credentials", "accessKey"), option=dict(type="str", no_log=False)),
         Field("secret_key", None, ("spec", "s3", "credentials", "secretKey"), secret=True, implied_by="access_key"),
         Field("session_token", None, ("spec", "s3", "credentials", "sessionToken"), secret=True),
     ], required=("region",), dialects=("2",)),

@@ -369,6 +369,14 @@ def build_body(spec, base):
     return body
 
 
+def missing_secrets(body):
+    """The secrets a whole-connection write of this kind must carry but `body` lacks: a password always, an S3
+    secret key with an access key."""
+    kind = kind_of(body)
+    return [field.name for field in (kind.fields if kind is not None else ()) if field.secret and field.implied_by and
+            field.name not in body and (field.implied_by == "always" or body.get(field.implied_by) not in (None, ""))]
+
+
 def is_secret_field(conn, key):
     """True when `key` is a secret scalar field of the connection's kind (password, secret_key)."""
     return kind_field_secret(kind_of(conn), key)
@@ -433,9 +441,9 @@ def plan_changes(specs, server, purge=False, nested=False, check_mode=False):
             spec.check_dialect(current.get("type"), nested)
             if body is not None:
                 spec.check_against(body, creating=False, nested=nested)
-                if "password" not in body:
-                    raise spec.error("password", "is needed to update connection '%s': the server does not return "
-                                                 "passwords and every update must send one" % spec.name)
+                for field in missing_secrets(body):
+                    raise spec.error(field, "is needed to update connection '%s': the server does not return %ss and "
+                                            "every update must send one" % (spec.name, field.replace("_", " ")))
                 ssl = body.get("ssl") or {}
                 if ssl.get("client_cert") and not ssl.get("client_key") and "password" not in current:
                     # The update replaces the whole connection: without its key the client certificate is useless.

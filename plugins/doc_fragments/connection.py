@@ -4,11 +4,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+
+from ansible_collections.dbconvert.streams.plugins.module_utils.kinds import KINDS, fields_by_name
 
 # The options of one connection (argument spec: module_utils/connection.py CONNECTION_OPTIONS, built from the table
 # of kinds in module_utils/kinds.py), documented once: dbcs_connection takes them (DOCUMENTATION), each item of
-# dbcs_connections takes them (ITEMS, the same text with every O() reference made relative to the item).
+# dbcs_connections takes them (ITEMS, the same text with every O() reference made relative to the item). The
+# options of the kinds beyond the databases are described in the table of kinds (Field.doc) and written from it.
 OPTIONS = r"""
   name:
     description:
@@ -29,14 +33,13 @@ OPTIONS = r"""
     description:
       - Kind of connection. Required to create a connection (unless O(clone_from) is set).
       - V(mysql) and V(postgresql) are databases (O(host), O(port), O(username), O(password), O(database), O(ssl); and
-        O(schema) on v1 servers). V(files) is a directory on the DBConvert Streams server (O(base_path)). V(s3) is an
-        S3 or S3-compatible object store (O(region), O(endpoint), O(bucket), O(prefix), O(access_key), O(secret_key),
-        O(session_token)). V(files) and V(s3) exist on 2.x servers only; declaring one against a v1 server fails before
-        any request.
+        O(schema) on v1 servers). V(files) is a directory on the DBConvert Streams server, V(s3) an S3 or S3-compatible
+        object store; the options of each are described below. %(v2_only)s exist on 2.x servers only; declaring
+        one against a v1 server fails before any request.
       - An option of another kind (for example O(base_path) on a V(mysql) connection) fails before any request.
       - The server's value is compared case-insensitively (some servers store C(PostgreSQL)).
     type: str
-    choices: [mysql, postgresql, files, s3]
+    choices: %(kinds)s
   host:
     description:
       - Host name or address of the database server, as the DBConvert Streams server reaches it.
@@ -108,38 +111,10 @@ OPTIONS = r"""
       client_key_path:
         description: Path of a PEM file with the client's private key. Mutually exclusive with O(ssl.client_key).
         type: path
-  base_path:
-    description:
-      - Directory on the DBConvert Streams server that a V(files) connection reads and writes (C(basePath)). Required
-        to create a V(files) connection. The server checks that it exists and is writable when the connection is tested.
-    type: str
-  region:
-    description: Region of the object store, for example C(us-east-1). Required to create an V(s3) connection.
-    type: str
-  endpoint:
-    description:
-      - URL of an S3-compatible service, for example C(http://minio.internal:9000). Leave it out for Amazon S3.
-    type: str
-  bucket:
-    description: Bucket the V(s3) connection works in (its scope). The test of the connection lists it.
-    type: str
-  prefix:
-    description: Key prefix inside O(bucket) that the V(s3) connection works under.
-    type: str
-  access_key:
-    description: Access key id of an V(s3) connection. Leave O(access_key) and O(secret_key) out to use the server's own credentials.
-    type: str
-  secret_key:
-    description:
-      - Secret access key that goes with O(access_key). A secret, like O(password) - never shown in output, logs or
-        diffs, compared and sent as O(update_password) says.
-    type: str
-  session_token:
-    description: Session token of temporary credentials. A secret, like O(secret_key).
-    type: str
   update_password:
     description:
-      - V(always) compares the secrets - O(password), O(ssl.client_key), O(secret_key), O(session_token) - with the server's and sends it when it differs.
+      - V(always) compares the secrets (O(password), O(ssl.client_key), and the other kinds' secrets) with the server's
+        and sends them when they differ.
         Some servers do not return passwords; then the module cannot compare, so V(always) sends the
         password on every run and reports RV(ignore:changed=true). Against such a server use V(on_create) for idempotent
         runs (and, in molecule, for the idempotence step to pass).
@@ -156,6 +131,27 @@ OPTIONS = r"""
       - Ignored when O(name) already exists. Fails before any change when nothing has that name or id.
     type: str
 """
+
+
+def _table_options():
+    """The entries of the fields the table of kinds describes (as JSON, which is YAML), for the kinds that have them."""
+    entries = []
+    for name, field in fields_by_name().items():
+        if field.doc is None:
+            continue
+        kinds = [kind_name for kind_name, kind in KINDS.items() if kind.field(name) is not None]
+        description = [field.doc, "Only for O(type=%s)%s." % ("|".join(kinds), "".join(
+            "; required to create one" for kind_name in kinds if name in KINDS[kind_name].required))]
+        if field.secret:
+            description.append("A secret, like O(password) - never shown in output, logs or diffs, compared and sent as "
+                               "O(update_password) says.")
+        entry = dict(description=description, type=field.option.get("type", "str"))
+        entries.append("  %s: %s" % (name, json.dumps(entry)))
+    return "\n".join(entries) + "\n"
+
+
+OPTIONS = OPTIONS % dict(kinds=json.dumps(list(KINDS)), v2_only=" and ".join(
+    "V(%s)" % name for name, kind in KINDS.items() if kind.dialects == ("2",))) + _table_options()
 
 
 def _item_options(text):

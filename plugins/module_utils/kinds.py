@@ -21,7 +21,7 @@ import re
 class Field(object):
     """One field of a connection: its module option, where each dialect places it, whether it is a secret."""
 
-    def __init__(self, name, v1=None, v2=None, option=None, secret=False, hint=None, implied_by=None):
+    def __init__(self, name, v1=None, v2=None, option=None, secret=False, hint=None, implied_by=None, doc=None):
         self.name = name          # the option name (flat form)
         self.v1 = v1              # key in the v1 (flat) wire form; None: v1 has no such field
         self.v2 = v2              # key path in the 2.x (nested) wire form; None: 2.x has no such field
@@ -31,6 +31,9 @@ class Field(object):
         # For a secret: when a connection holds one although the server does not show it - "always" (a password),
         # or when the named field has a value (an S3 secret key goes with an access key).
         self.implied_by = implied_by
+        # Its documentation (the description of the option), for the fields that doc_fragments/connection.py does not
+        # describe in prose: the doc fragment builds their entries from the table.
+        self.doc = doc
 
 
 class Kind(object):
@@ -93,16 +96,25 @@ KINDS = dict((kind.name, kind) for kind in (
          required=("host", "username", "password")),
     Kind("postgresql", _database_fields(with_schema=True), default_port=5432,
          required=("host", "username", "password"), required_v1=("database",)),
-    Kind("files", [Field("base_path", None, ("spec", "files", "basePath"))], required=("base_path",), dialects=("2",)),
+    Kind("files", [
+        Field("base_path", None, ("spec", "files", "basePath"),
+              doc="Directory on the DBConvert Streams server that the connection reads and writes (C(basePath)); the test "
+                  "of the connection checks that it exists and that the server can write to it."),
+    ], required=("base_path",), dialects=("2",)),
     Kind("s3", [
-        Field("region", None, ("spec", "s3", "region")),
-        Field("endpoint", None, ("spec", "s3", "endpoint")),
-        Field("bucket", None, ("spec", "s3", "scope", "bucket")),
-        Field("prefix", None, ("spec", "s3", "scope", "prefix")),
+        Field("region", None, ("spec", "s3", "region"), doc="Region of the object store, for example C(us-east-1)."),
+        Field("endpoint", None, ("spec", "s3", "endpoint"),
+              doc="URL of an S3-compatible service, for example C(http://minio.internal:9000); leave it out for Amazon S3."),
+        Field("bucket", None, ("spec", "s3", "scope", "bucket"),
+              doc="Bucket the connection works in (its scope); the test of the connection lists it."),
+        Field("prefix", None, ("spec", "s3", "scope", "prefix"), doc="Key prefix inside the bucket that the connection works under."),
         # An access key id is not a secret (it names the key, as a user name does).
-        Field("access_key", None, ("spec", "s3", "credentials", "accessKey"), option=dict(type="str", no_log=False)),
-        Field("secret_key", None, ("spec", "s3", "credentials", "secretKey"), secret=True, implied_by="access_key"),
-        Field("session_token", None, ("spec", "s3", "credentials", "sessionToken"), secret=True),
+        Field("access_key", None, ("spec", "s3", "credentials", "accessKey"), option=dict(type="str", no_log=False),
+              doc="Access key id; leave the access and secret keys out to use the server's own credentials."),
+        Field("secret_key", None, ("spec", "s3", "credentials", "secretKey"), secret=True, implied_by="access_key",
+              doc="Secret access key that goes with the access key."),
+        Field("session_token", None, ("spec", "s3", "credentials", "sessionToken"), secret=True,
+              doc="Session token of temporary credentials."),
     ], required=("region",), dialects=("2",)),
 ))
 # Kinds that 2.x servers hold and this collection reads but does not manage yet.

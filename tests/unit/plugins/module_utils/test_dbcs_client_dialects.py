@@ -179,10 +179,10 @@ def test_create_database_sends_the_name_as_text(server):
 
 
 def test_a_connection_of_an_unmanaged_kind_keeps_its_spec(v2):
-    s3 = {"id": CONN_ID, "name": "lake", "type": "s3", "created": 1,
-          "spec": {"s3": {"region": "eu", "credentials": {"accessKey": "AK", "secretKey": "SK"}}}}
-    v2.on("GET", "/connections", (200, {"items": [s3], "total": 1, "filtered": 1}))
-    assert client_for(v2).list_connections() == [s3]
+    snow = {"id": CONN_ID, "name": "wh", "type": "snowflake", "created": 1,
+            "spec": {"snowflake": {"account": "acme", "username": "u", "password": "snow-pw"}}}
+    v2.on("GET", "/connections", (200, {"items": [snow], "total": 1, "filtered": 1}))
+    assert client_for(v2).list_connections() == [snow]
 
 
 def test_a_server_without_an_install_id_and_without_stream_routes_speaks_v1(server):

@@ -482,7 +482,7 @@ class DbcsClient(object):
     def require_streams(self):
         """Streams are a 2.x API: a server that speaks v1 fails here, before any stream request, saying so."""
         self.start_session()
-        if self.api_version == "1" or (self.api_version == "auto" and not self.install_id and self._nested_seen is False):
+        if self.api_version == "1" or (self.api_version == "auto" and not self.install_id and not self._nested_seen):
             raise DbcsApiError("manage streams", error="this server speaks the v1 API, which has no stream configurations",
                                hint="Streams need a DBConvert Streams 2.x server (2.0 or later); set api_version to 2 "
                                     "only if the server is one")

@@ -482,7 +482,9 @@ class DbcsClient(object):
     def require_streams(self):
         """Streams are a 2.x API: a server that speaks v1 fails here, before any stream request, saying so."""
         self.start_session()
-        if self.api_version == "1" or (self.api_version == "auto" and not self.install_id and self._nested_seen is False):
+        # 2.x servers tell their install id (GET /system/defaults); without it, only connections seen in the 2.x form
+        # make a server 2.x. Otherwise it is v1, and no stream request is sent (api_version 2 overrides).
+        if self.api_version == "1" or (self.api_version == "auto" and not self.install_id and not self._nested_seen):
             raise self._no_streams()
 
     @staticmethod
@@ -492,14 +494,7 @@ class DbcsClient(object):
                                  "only if the server is one")
 
     def list_stream_configs(self):
-        try:
-            return self._list_all("/stream-configs", "list stream configurations", "stream configurations")
-        except DbcsApiError as exc:
-            # A server without an install id whose connections were not listed yet may be v1 or an early 2.x: it
-            # is v1 when it has no stream configurations route.
-            if exc.status == 404 and self.api_version == "auto" and not self.install_id:
-                raise self._no_streams()
-            raise
+        return self._list_all("/stream-configs", "list stream configurations", "stream configurations")
 
     def create_stream_config(self, body):
         """POST a configuration and return its id. As for connections, a create whose outcome is unknown is

@@ -185,15 +185,14 @@ def test_a_connection_of_an_unmanaged_kind_keeps_its_spec(v2):
     assert client_for(v2).list_connections() == [snow]
 
 
-def test_a_server_without_an_install_id_and_without_stream_routes_speaks_v1(server):
-    """Before any connection was listed, a server without an install id may be v1 or an early 2.x build: the
-    stream configurations route decides, and its 404 is the clear v1 message rather than 'not found'."""
-    server.on("GET", "/stream-configs", (404, {"error": "not found"}))
+def test_streams_on_a_server_without_an_install_id_fail_before_any_stream_request(server):
+    """2.x servers tell their install id: without it (and without connections seen in the 2.x form) the server is v1,
+    and the stream modules fail with the clear message before any stream request - even before any connection was
+    listed, which is when they ask."""
     client = client_for(server)
-    client.require_streams()
     with pytest.raises(DbcsApiError, match="this server speaks the v1 API, which has no stream configurations"):
-        client.list_stream_configs()
-    assert ("GET", "/api/v1/stream-configs") in server.calls()
+        client.require_streams()
+    assert [path for _method, path in server.calls() if "stream" in path] == []
 
 
 def test_a_pinned_2x_client_reports_a_missing_stream_route_as_it_is(server):

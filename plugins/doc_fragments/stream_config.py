@@ -63,11 +63,13 @@ options:
     type: dict
     suboptions:
       connection:
-        description: Name or id of a MySQL or PostgreSQL connection. It must exist before any write.
+        description:
+          - Name or id of a MySQL or PostgreSQL connection, or (2.x) of a V(files) or V(s3) connection to write files.
+            It must exist before any write.
         type: str
         required: true
       database:
-        description: Database to write into.
+        description: Database to write into (database targets; required to create one).
         type: str
       schema:
         description: PostgreSQL schema to write into (created with the tables when missing). Not for MySQL.
@@ -88,6 +90,24 @@ options:
           - Defaults to V(append) when the configuration is created.
         type: str
         choices: [fail_if_not_empty, append, truncate_and_load, upsert]
+      file_format:
+        description:
+          - For a V(files) or V(s3) target connection (2.x servers) - the files each run writes, one per table, in a
+            directory of the run's own - V(csv) (with a header), V(jsonl) (one object per row) or V(parquet).
+          - Required to create a configuration with such a target. O(target.database), O(target.schema),
+            O(target.schema_policy) and O(target.write_mode) are for database targets only; every run of a files or
+            s3 target writes new files.
+        type: str
+        choices: [csv, jsonl, parquet]
+      output_directory:
+        description: For an V(s3) target - the key prefix (a directory) under which the runs' files go.
+        type: str
+      bucket:
+        description: For an V(s3) target - the bucket to upload to; the connection's bucket when not set.
+        type: str
+      prefix:
+        description: For an V(s3) target - the key prefix in the bucket; the connection's prefix when not set.
+        type: str
   limits:
     description: When a run stops early. V(0) (the default on create) means no limit.
     type: dict

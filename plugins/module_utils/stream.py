@@ -36,13 +36,26 @@ SOURCE_OPTIONS = dict(
     schema=dict(type="str"),
     tables=dict(type="list", elements="str"),
 )
+FILE_FORMATS = ("csv", "jsonl", "parquet")
 TARGET_OPTIONS = dict(
     connection=dict(type="str", required=True),
     database=dict(type="str"),
     schema=dict(type="str"),
     schema_policy=dict(type="str", choices=list(SCHEMA_POLICIES)),
     write_mode=dict(type="str", choices=list(WRITE_MODES)),
+    file_format=dict(type="str", choices=list(FILE_FORMATS)),
+    output_directory=dict(type="str"),
+    bucket=dict(type="str"),
+    prefix=dict(type="str"),
 )
+# The member of target.spec for each kind of target connection, and which target options each member takes.
+TARGET_MEMBERS = {"mysql": "db", "postgresql": "db", "files": "files", "s3": "s3"}
+MEMBER_OPTIONS = {
+    "db": ("database", "schema", "schema_policy", "write_mode"),
+    "files": ("file_format",),
+    "s3": ("file_format", "output_directory", "bucket", "prefix"),
+}
+MEMBER = "*"  # in a wire path: the member of target.spec of the target's kind
 LIMIT_OPTIONS = dict(rows=dict(type="int"), seconds=dict(type="int"))
 
 # The options of one stream configuration: the top level of dbcs_stream_config, one item of dbcs_stream_configs.
@@ -64,7 +77,8 @@ class Field(object):
 
     def __init__(self, option, wire, kind="value", create_default=None):
         self.option = option            # path in the declared options, e.g. ("target", "write_mode")
-        self.wire = wire                # path in the configuration object (an int is a list index)
+        self.wire = wire                # path in the configuration object (an int is a list index; MEMBER: the member
+        #                                 of target.spec of the target's kind, db, files or s3)
         self.kind = kind                # "value", "connection" (a name or id resolved to an id), "tables" (a set)
         self.create_default = create_default  # sent on create when not declared
 
@@ -81,17 +95,47 @@ FIELDS = (
     Field(("source", "schema"), ("source", "connections", 0, "schema")),
     Field(("source", "tables"), ("source", "connections", 0, "tables"), kind="tables"),
     Field(("target", "connection"), ("target", "id"), kind="connection"),
-    Field(("target", "database"), ("target", "spec", "db", "database")),
-    Field(("target", "schema"), ("target", "spec", "db", "schema")),
-    Field(("target", "schema_policy"), ("target", "spec", "db", "schemaPolicy"), create_default="create_missing_only"),
-    Field(("target", "write_mode"), ("target", "spec", "db", "writeMode"), create_default="append"),
+    Field(("target", "database"), ("target", "spec", MEMBER, "database")),
+    Field(("target", "schema"), ("target", "spec", MEMBER, "schema")),
+    Field(("target", "schema_policy"), ("target", "spec", MEMBER, "schemaPolicy"), create_default="create_missing_only"),
+    Field(("target", "write_mode"), ("target", "spec", MEMBER, "writeMode"), create_default="append"),
+    Field(("target", "file_format"), ("target", "spec", MEMBER, "fileFormat")),
+    Field(("target", "output_directory"), ("target", "spec", MEMBER, "outputDirectory")),
+    Field(("target", "bucket"), ("target", "spec", MEMBER, "upload", "bucket")),
+    Field(("target", "prefix"), ("target", "spec", MEMBER, "upload", "prefix")),
     Field(("limits", "rows"), ("limits", "numberOfEvents"), create_default=0),
     Field(("limits", "seconds"), ("limits", "elapsedTime"), create_default=0),
     Field(("bundle_size",), ("source", "options", "dataBundleSize")),
     Field(("reporting_interval",), ("reportingInterval",)),
 )
-# What creating a configuration needs, besides its name.
-REQUIRED_TO_CREATE = ("source.connection", "source.database", "target.connection", "target.database")
+# What creating a configuration needs, besides its name, for each member of target.spec.
+REQUIRED_TO_CREATE = {
+    "db": ("source.connection", "source.database", "target.connection", "target.database"),
+    "files": ("source.connection", "source.database", "target.connection", "target.file_format"),
+    "s3": ("source.connection", "source.database", "target.connection", "target.file_format"),
+}
+
+
+def member_of(config):
+    """The member of target.spec a configuration object holds (db, files or s3), or None."""
+    spec = _get(config, ("target", "spec"))
+    members = [key for key in (spec or {}) if key in MEMBER_OPTIONS]
+    return members[0] if len(members) == 1 else None
+
+
+def target_member(conn, declared=()):
+    """The member of target.spec for a target connection: by its kind; for a connection that check mode assumes (no
+    kind known yet), by the target options declared."""
+    kind = str((conn or {}).get("type") or "").lower()
+    if kind in TARGET_MEMBERS:
+        return TARGET_MEMBERS[kind]
+    if set(declared) & {"output_directory", "bucket", "prefix"}:
+        return "s3"
+    return "files" if "file_format" in declared else "db"
+
+
+def _wire(field, member):
+    return tuple(member if key == MEMBER else key for key in field.wire)
 
 
 def _get(obj, path):
@@ -180,8 +224,18 @@ class StreamConfigSpec(object):
                 raise self.error(key, "must be a whole number of at least %d%s, got %s" % (
                     low, " (0 means no limit)" if key.startswith("limits.") else "", value))
 
+    def target_options(self):
+        return [key.split(".", 1)[1] for key in self.fields if key.startswith("target.") and key != "target.connection"]
+
     def check_targets(self, source_conn, target_conn):
-        """Rules that need the resolved connections: a schema only on a PostgreSQL target (or source)."""
+        """Rules that need the resolved connections: the target options of the target's kind only (a database and
+        how to write for a database, a file format for files and s3), a schema only on PostgreSQL."""
+        member = target_member(target_conn, self.target_options())
+        foreign = [option for option in self.target_options() if option not in MEMBER_OPTIONS[member]]
+        if foreign and target_conn is not None:
+            kinds = sorted(kind for kind, key in TARGET_MEMBERS.items() if foreign[0] in MEMBER_OPTIONS[key])
+            raise self.error("target.%s" % foreign[0], "is only valid for a target of kind %s; '%s' is a %s connection" % (
+                " or ".join(kinds), target_conn.get("name"), target_conn.get("type") or "connection of another kind"))
         for side, conn in (("target", target_conn), ("source", source_conn)):
             if conn is not None and self.fields.get("%s.schema" % side) and str(conn.get("type")).lower() == "mysql":
                 raise self.error("%s.schema" % side, "is only valid for a PostgreSQL connection; '%s' is mysql (in MySQL "
@@ -199,7 +253,13 @@ def normalise_config(obj):
 
 def declared_value(config, field):
     """The value of one field in a configuration object, in the declared form (tables: a sorted list of names)."""
-    value = _get(config, field.wire)
+    if MEMBER in field.wire:
+        member = member_of(config)
+        if member is None or field.option[-1] not in MEMBER_OPTIONS[member]:
+            return None
+        value = _get(config, _wire(field, member))
+    else:
+        value = _get(config, field.wire)
     if field.kind == "tables" and value is not None:
         value = sorted(item.get("name") if isinstance(item, dict) else item for item in value)
     if field.kind == "value" and field.option == ("mode",) and isinstance(value, str):
@@ -315,22 +375,26 @@ def compare_config(spec, current, resolved):
     return changed
 
 
-def build_config_body(spec, base, resolved):
+def build_config_body(spec, base, resolved, member="db"):
     """The full configuration to send: the server's (or, to create, the defaults) with the declared fields set."""
     body = copy.deepcopy(base) if base else {}
     for key in ("id", "created", "updated"):
         body.pop(key, None)
     creating = not base
+    if member != member_of(body) and isinstance(_get(body, ("target", "spec")), dict):
+        body["target"]["spec"] = {}  # a target of another kind: the old member goes
     for field in FIELDS:
+        if MEMBER in field.wire and field.option[-1] not in MEMBER_OPTIONS[member]:
+            continue
         if field.name in spec.fields:
             value = resolved.get(field.name, spec.fields[field.name])
-        elif creating and field.create_default is not None:
+        elif (creating or member != member_of(base or {})) and field.create_default is not None:
             value = field.create_default
         else:
             continue
         if field.kind == "tables" and not creating and value is not None:
             value = sorted(value)
-        _set(body, field.wire, _wire_value(field, value))
+        _set(body, _wire(field, member), _wire_value(field, value))
     body["name"] = spec.name
     return body
 
@@ -365,16 +429,19 @@ def plan_stream_changes(specs, server_configs, connections, purge=False, check_m
             elif current is not None:
                 conns[side] = connections.by_id.get(declared_value(current, _field(key)))
         spec.check_targets(conns.get("source"), conns.get("target"))
+        member = target_member(conns.get("target"), spec.target_options())
         if current is None:
-            missing = [key for key in REQUIRED_TO_CREATE if key not in spec.fields]
+            missing = [key for key in REQUIRED_TO_CREATE[member] if key not in spec.fields]
             if missing:
                 raise SpecError("%sstream configuration '%s' does not exist yet: to create it, set %s" % (
                     spec.where, spec.name, ", ".join(missing)))
-            body = build_config_body(spec, None, resolved)
+            body = build_config_body(spec, None, resolved, member)
             change = StreamChange("create", spec.name, spec, None, body, sorted(spec.fields))
         else:
             changed = compare_config(spec, current, resolved)
-            body = build_config_body(spec, current, resolved) if changed else None
+            if member != member_of(current) and "target.connection" in spec.fields:
+                changed = sorted(set(changed) | {"target.connection"})
+            body = build_config_body(spec, current, resolved, member) if changed else None
             change = StreamChange("update" if changed else "none", spec.name, spec, current, body, changed)
         change.warnings = warnings
         changes.append(change)

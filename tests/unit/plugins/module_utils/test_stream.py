@@ -159,3 +159,55 @@ def test_check_mode_plans_with_connections_an_earlier_task_would_create():
                                "an earlier task would create, and plans as if it existed. Without check mode this fails "
                                "unless it exists by then"]
     assert change.diff(connections)["after"]["source"]["connection"] == "not-yet"
+
+
+# -- files and s3 targets (2.x) ---------------------------------------------------------------------------
+
+FILES = "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU8"
+S3 = "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU9"
+KINDS = ConnectionIndex(CONNECTIONS.connections + [dict(id=FILES, name="exports", type="files"),
+                                                   dict(id=S3, name="lake", type="s3")])
+SOURCE = dict(connection="shop", database="shop", tables=["orders"])
+
+
+def test_a_files_target_takes_a_file_format_and_no_database_defaults():
+    (change,) = plan_stream_changes([spec(name="dump", source=SOURCE, target=dict(connection="exports", file_format="parquet"))],
+                                    [], KINDS)
+    assert change.action == "create"
+    assert change.body["target"] == {"id": FILES, "spec": {"files": {"fileFormat": "parquet"}}}
+    server = dict(change.body, id="config_2sZyDMeIbdaXnN9OL7vYzzAiZUa")
+    (again,) = plan_stream_changes([spec(name="dump", source=SOURCE, target=dict(connection="exports", file_format="parquet"))],
+                                   [server], KINDS)
+    assert again.action == "none"
+    assert config_view(server, KINDS, with_ids=False)["target"] == {"connection": "exports", "file_format": "parquet"}
+
+
+def test_an_s3_target_places_its_directory_and_bucket():
+    declared = dict(connection="lake", file_format="csv", output_directory="nightly", bucket="analytics", prefix="shop")
+    (change,) = plan_stream_changes([spec(name="up", source=SOURCE, target=declared)], [], KINDS)
+    assert change.body["target"] == {"id": S3, "spec": {"s3": {"fileFormat": "csv", "outputDirectory": "nightly",
+                                                               "upload": {"bucket": "analytics", "prefix": "shop"}}}}
+    assert config_view(change.body, KINDS, with_ids=False)["target"] == declared
+
+
+def test_a_target_option_of_another_kind_fails_before_any_write():
+    with pytest.raises(SpecError, match=r"^target.database is only valid for a target of kind mysql or postgresql; 'exports' is a "
+                                        r"files connection$"):
+        plan_stream_changes([spec(name="x", source=SOURCE, target=dict(connection="exports", database="d"))], [], KINDS)
+    with pytest.raises(SpecError, match=r"^target.file_format is only valid for a target of kind files or s3; 'warehouse' is a "
+                                        r"postgresql connection$"):
+        plan_stream_changes([spec(name="x", source=SOURCE, target=dict(connection="warehouse", database="d",
+                                                                        file_format="csv"))], [], KINDS)
+    with pytest.raises(SpecError, match=r"^target.bucket is only valid for a target of kind s3; 'exports' is a files connection$"):
+        plan_stream_changes([spec(name="x", source=SOURCE, target=dict(connection="exports", file_format="csv",
+                                                                        bucket="b"))], [], KINDS)
+    with pytest.raises(SpecError, match=r"does not exist yet: to create it, set target.file_format$"):
+        plan_stream_changes([spec(name="x", source=SOURCE, target=dict(connection="exports"))], [], KINDS)
+
+
+def test_moving_a_configuration_from_a_database_to_files_replaces_the_target_member():
+    (change,) = plan_stream_changes([spec(name="copy", target=dict(connection="exports", file_format="jsonl"))], [CONFIG],
+                                    KINDS)
+    assert change.action == "update"
+    assert change.body["target"] == {"id": FILES, "spec": {"files": {"fileFormat": "jsonl"}}}
+    assert change.body["source"] == CONFIG["source"]

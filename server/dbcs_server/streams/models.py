@@ -8,7 +8,7 @@ Numbers are whole JSON numbers (5 and 5.0; never "5" or true), as the JSON Schem
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 from dbcs_server.models import IGNORED_FIELD, Name, NonEmpty, OptionalText
@@ -24,6 +24,7 @@ DEFAULT_SCHEMA_POLICY = "create_missing_only"
 DEFAULT_WRITE_MODE = "append"
 DEFAULT_BUNDLE_SIZE = 1000
 MAX_BUNDLE_SIZE = 100_000
+FileFormat = Literal["csv", "jsonl", "parquet"]
 DEFAULT_REPORTING_INTERVAL = 3
 CONFIG_ID_PATTERN = "^config_[0-9A-Za-z]{27}$"
 STREAM_ID_PATTERN = "^stream_[0-9A-Za-z]{27}$"
@@ -68,7 +69,8 @@ class TableRef(Strict):
 
 
 class SourceConnection(Strict):
-    connectionId: NonEmpty = Field(description="A mysql or postgresql connection of the same API key")
+    connectionId: NonEmpty = Field(description="A mysql or postgresql connection of the same API key"
+                                               " (files and s3 connections cannot be sources)")
     database: OptionalText = Field(None, description="Default: the connection's database")
     schema_: OptionalText = Field(None, alias="schema", description="PostgreSQL only: where the tables are")
     tables: list[TableRef] | None = Field(None, description="None or empty: every table of the database (schema)")
@@ -90,12 +92,51 @@ class DatabaseTarget(Strict):
     writeMode: WriteMode | None = Field(None, description=f"Default {DEFAULT_WRITE_MODE}; upsert needs a primary key")
 
 
+class FilesTarget(Strict):
+    """Files in the connection's basePath: <basePath>/<stream id>/<table>.<fileFormat>."""
+
+    fileFormat: FileFormat = Field(description="csv (a header, every value quoted, NULL unquoted and empty),"
+                                               " jsonl (one object per row) or parquet")
+
+
+class S3Upload(Strict):
+    bucket: OptionalText = Field(None, description="Default: the connection's scope.bucket")
+    prefix: OptionalText = Field(None, description="Default: the connection's scope.prefix")
+
+
+class S3Target(Strict):
+    """Objects in a bucket: [<prefix>/][<outputDirectory>/]<stream id>/<table>.<fileFormat>."""
+
+    outputDirectory: OptionalText = Field(None, description="Where in the bucket (under the prefix) the run's files go."
+                                                            " A local-server stand-in: the vendor's server stages"
+                                                            " files in this local directory before the upload")
+    fileFormat: FileFormat = Field(description="csv, jsonl or parquet, as for files targets")
+    upload: S3Upload | None = None
+
+
 class TargetSpec(Strict):
-    db: DatabaseTarget
+    """Exactly one member, the one of the target connection's kind: db (mysql, postgresql), files or s3."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
+    db: DatabaseTarget | None = None
+    files: FilesTarget | None = None
+    s3: S3Target | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one(cls, data: Any) -> Any:
+        if isinstance(data, dict) and len([k for k, v in data.items() if k in cls.model_fields and v is not None]) != 1:
+            raise PydanticCustomError("target_spec", "must hold exactly one of db, files, s3, as an object")
+        return data
+
+    def member(self) -> tuple[str, BaseModel]:
+        """The key and value of the one member."""
+        return next((key, value) for key in type(self).model_fields if (value := getattr(self, key)) is not None)
 
 
 class TargetConfig(Strict):
-    id: NonEmpty = Field(description="A mysql or postgresql connection of the same API key")
+    id: NonEmpty = Field(description="A mysql, postgresql, files or s3 connection of the same API key")
     spec: TargetSpec
 
 

@@ -8,8 +8,9 @@ classes through the target interface of streams/endpoints.py; every table is new
 schemaPolicy and writeMode have nothing to decide.
 
 Each bundle is written as it comes, so memory does not grow with the table:
-  csv      a header of the column names, then one line per row; every value quoted, NULL an empty
-           unquoted field (Python's csv.QUOTE_NOTNULL reads it back as None)
+  csv      a header of the column names, then one line per row (\n); every value quoted, NULL an empty
+           unquoted field (pyarrow's CSV reader with quoted_strings_can_be_null=False, or Python 3.13's
+           csv.QUOTE_NOTNULL, reads it back as null; "" is an empty text)
   jsonl    one JSON object per row, keys in column order; values JSON-safe (below)
   parquet  one row group per bundle (pyarrow's ParquetWriter), typed columns (below)
 
@@ -49,6 +50,7 @@ from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from boto3.exceptions import S3UploadFailedError
 
 from dbcs_server.streams.types import MYSQL, Column, TableDef, is_boolean
 
@@ -316,8 +318,12 @@ class S3FileTarget(FileTarget):
         self.workdir = tempfile.mkdtemp(prefix="dbcs-s3-")
 
     def publish(self, path: str, name: str) -> None:
+        key = f"{self.directory}/{name}"
         try:
-            self.client.upload_file(path, self.bucket, f"{self.directory}/{name}", Config=self.transfer)
+            self.client.upload_file(path, self.bucket, key, Config=self.transfer)
+        except S3UploadFailedError as exc:  # its text names the local file: the store's own error instead
+            cause = exc.__context__ or exc
+            raise FileTargetError(f"the upload to s3://{self.bucket}/{key} failed: {cause}") from None
         finally:
             os.unlink(path)
 

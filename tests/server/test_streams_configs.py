@@ -261,8 +261,10 @@ def test_an_unreachable_source_is_503(pair, databases, closed):
     (lambda b: b.update(extra=1), "unknown field 'extra'", "extra", 1),
     (lambda b: b["target"]["spec"].update(files={"fileFormat": "csv"}),
      "target.spec must hold exactly one of db, files, s3, as an object", "target.spec", None),
-    (lambda b: b["target"]["spec"].update(parquet={}), "unknown field 'target.spec.parquet'", "target.spec.parquet",
-     None),
+    (lambda b: b["target"]["spec"].update(parquet={}),
+     "target.spec must hold exactly one of db, files, s3, as an object", "target.spec", None),
+    (lambda b: b["target"].update(spec={"parquet": {}}), "unknown field 'target.spec.parquet'",
+     "target.spec.parquet", None),
     (lambda b: b.pop("name"), "name is required", "name", None),
 ])
 def test_invalid_bodies_are_400_naming_the_field(pair, change, error, field, value):

@@ -8,10 +8,11 @@ Numbers are whole JSON numbers (5 and 5.0; never "5" or true), as the JSON Schem
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from dbcs_server.models import IGNORED_FIELD, Name, NonEmpty, OptionalText
+from dbcs_server.kinds import KINDS
+from dbcs_server.models import IGNORED_FIELD, Name, NonEmpty, OneMember, OptionalText
 
 ACTIVE = ("READY", "RUNNING", "PAUSED")
 TERMINAL = ("FINISHED", "STOPPED", "FAILED", "TIME_LIMIT_REACHED", "EVENT_LIMIT_REACHED")
@@ -114,25 +115,12 @@ class S3Target(Strict):
     upload: S3Upload | None = None
 
 
-class TargetSpec(Strict):
-    """Exactly one member, the one of the target connection's kind: db (mysql, postgresql), files or s3."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1, "maxProperties": 1})
+class TargetSpec(OneMember):
+    """Exactly one member, the one of the target connection's kind (kinds.py): db (mysql, postgresql), files or s3."""
 
     db: DatabaseTarget | None = None
     files: FilesTarget | None = None
     s3: S3Target | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _exactly_one(cls, data: Any) -> Any:
-        if isinstance(data, dict) and len([k for k, v in data.items() if k in cls.model_fields and v is not None]) != 1:
-            raise PydanticCustomError("target_spec", "must hold exactly one of db, files, s3, as an object")
-        return data
-
-    def member(self) -> tuple[str, BaseModel]:
-        """The key and value of the one member."""
-        return next((key, value) for key in type(self).model_fields if (value := getattr(self, key)) is not None)
 
 
 class TargetConfig(Strict):
@@ -245,3 +233,7 @@ class HistoryEntry(BaseModel):
     rowsInserted: int
     dataSize: str | None = Field(None, description="As the vendor's client shows sizes, e.g. '1.20 MB'")
     errorMessage: str | None = None
+
+
+assert {kind.target_spec for kind in KINDS.values()} - {None} <= set(TargetSpec.model_fields), \
+    "every kinds.py target_spec is a member of TargetSpec"

@@ -261,7 +261,7 @@ class S3Driver(FileStoreDriver):
         """boto3's failures as ProbeError messages for the user, without the record's secrets."""
         secrets = record.secret_values(self.secret_paths)
         where = f"bucket '{bucket}'" if bucket else "the object store"
-        endpoint = record.spec.get("endpoint") or f"the AWS S3 endpoint of {record.spec['region']}"
+        endpoint = record.spec.get("endpoint") or f"https://{self.aws_host(record)}"
         try:
             yield
         except ProbeError:
@@ -281,11 +281,16 @@ class S3Driver(FileStoreDriver):
         except (BotoCoreError, ValueError) as exc:
             raise ProbeError(scrub(f"{endpoint}: {describe(exc)}", secrets)) from None
 
+    @staticmethod
+    def aws_host(record: Record) -> str:
+        """The host of AWS's S3 endpoint of the connection's region (used when it names no endpoint)."""
+        return f"s3.{record.spec['region']}.amazonaws.com"
+
     def client(self, record: Record, load: bool = False) -> Any:
         """An S3 client of the connection: within the host allow-list, its own credentials or none."""
         spec = record.spec
         endpoint = spec.get("endpoint") or None
-        self.check_host(urlsplit(endpoint).hostname if endpoint else f"s3.{spec['region']}.amazonaws.com")
+        self.check_host(urlsplit(endpoint).hostname if endpoint else self.aws_host(record))
         credentials = spec.get("credentials") or {}
         if bool(credentials.get("accessKey")) != bool(credentials.get("secretKey")):
             raise ProbeError("credentials: accessKey and secretKey go together (give both, or neither for"

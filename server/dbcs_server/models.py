@@ -346,7 +346,7 @@ class SnowflakeSpec(SnowflakeSpecBase):
     pass
 
 
-def _one_member_schema(schema: dict[str, Any]) -> None:
+def one_member_schema(schema: dict[str, Any]) -> None:
     """The members are objects, never null (the Python None default only means 'not this one')."""
     for member in schema["properties"].values():
         choices = member.pop("anyOf")
@@ -357,7 +357,7 @@ def _one_member_schema(schema: dict[str, Any]) -> None:
 class OneMember(BaseModel):
     """Exactly one member, an object: which one says the kind (its fields are optional, default None)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_member_schema)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=one_member_schema)
 
     @model_validator(mode="before")
     @classmethod

@@ -12,7 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from pydantic_core import PydanticCustomError
 
 from dbcs_server.kinds import KINDS
-from dbcs_server.models import IGNORED_FIELD, Name, NonEmpty, OneMember, OptionalText
+from dbcs_server.models import IGNORED_FIELD, Name, NonEmpty, OneMember, OptionalText, one_member_schema
 
 ACTIVE = ("READY", "RUNNING", "PAUSED")
 TERMINAL = ("FINISHED", "STOPPED", "FAILED", "TIME_LIMIT_REACHED", "EVENT_LIMIT_REACHED")
@@ -115,8 +115,20 @@ class S3Target(Strict):
     upload: S3Upload | None = None
 
 
+def _member_branches(schema: dict[str, Any]) -> None:
+    """One object per member, as anyOf branches: fuzzers then explore each kind of target's fields."""
+    one_member_schema(schema)
+    members = schema.pop("properties")
+    for key in ("minProperties", "maxProperties", "additionalProperties"):
+        schema.pop(key, None)
+    schema["anyOf"] = [{"type": "object", "properties": {key: {k: v for k, v in member.items() if k != "default"}},
+                        "required": [key], "additionalProperties": False} for key, member in members.items()]
+
+
 class TargetSpec(OneMember):
     """Exactly one member, the one of the target connection's kind (kinds.py): db (mysql, postgresql), files or s3."""
+
+    model_config = ConfigDict(json_schema_extra=_member_branches)
 
     db: DatabaseTarget | None = None
     files: FilesTarget | None = None

@@ -1,13 +1,15 @@
-"""Throwaway services for the demo, the tests, molecule and the bench: PostgreSQL, MariaDB and local
-Connection API servers (dbcs-server), each a plain process listening on 127.0.0.1 only.
+"""Throwaway services for the demo, the tests, molecule and the bench: PostgreSQL, MariaDB, an S3-compatible
+object store (moto_server) and local Connection API servers (dbcs-server), each a plain process listening
+on 127.0.0.1 only.
 
     python tools/services.py start-db DIR         PostgreSQL and MariaDB (those not already running in DIR)
+    python tools/services.py start-s3 DIR         an S3-compatible server (moto) with a bucket and an access key
     python tools/services.py start-server DIR NAME [--port N] [--key KEY] [dbcs-server options...]
                                                    a local API server named NAME; --port: try N first, and
                                                    when it is taken, a port the system picks
     python tools/services.py stop DIR...           stop everything started under each DIR, by pid
-    python tools/services.py env DIR [NAME]        shell exports: DBCS_PG_*, DBCS_MY_* and NAME's DBCS_API_URL,
-                                                   DBCS_API_KEY, DBCS_REQUEST_LOG, DBCS_SERVER_LOG
+    python tools/services.py env DIR [NAME]        shell exports: DBCS_PG_*, DBCS_MY_*, DBCS_S3_* (when started) and
+                                                   NAME's DBCS_API_URL, DBCS_API_KEY, DBCS_REQUEST_LOG, DBCS_SERVER_LOG
     python tools/services.py vars DIR NAME [--output FILE]
                                                    the variables Ansible test runs read (dbcs_api_url, dbcs_pg...)
     python tools/services.py install-mariadb       apt-get install mariadb-server when it is missing
@@ -17,18 +19,20 @@ Python code imports it (tools/ on sys.path): Services(DIR).start_databases(), .s
 .stop(), .env(NAME), .vars(NAME); a failed start raises StartError.
 
 State: DIR/services.json (mode 0600: it holds passwords and keys), one record per service under
-"services", keyed by name ("postgresql", "mariadb", or the server's NAME):
-    kind          postgresql | mariadb | dbcs-server
+"services", keyed by name ("postgresql", "mariadb", "s3", or the server's NAME):
+    kind          postgresql | mariadb | s3 | dbcs-server
     pid, started  the process id and its start time (/proc/PID/stat, clock ticks after boot): a stop
                   signals that pid only while it still is the process that was started
     host, port    127.0.0.1 and the port the process itself bound
     log           its output (under DIR, also when its data is elsewhere)
     postgresql:   user, password, database, socket_dir, data_dir
     mariadb:      user, password, socket, data_dir
+    s3:           endpoint, region, bucket, access_key, secret_key (moto checks signatures: its IAM user's key)
     dbcs-server:  url, api_keys (the first is the one `env` exports), args, data_dir, request_log
 and "data_root" when the databases keep their files outside DIR (below).
 
-Ports: dbcs-server binds port 0 itself and reports what it got (--port-file). PostgreSQL and MariaDB
+Ports: dbcs-server binds port 0 itself and reports what it got (--port-file); moto_server binds port 0
+and names the port in its first log line. PostgreSQL and MariaDB
 cannot report a port-0 bind, so a port is picked below the kernel's ephemeral range (which port-0 binds
 use) among those not listening, and when the process itself says the address is in use, it is
 started again on another one: no probe socket is ever bound and released.
@@ -70,7 +74,7 @@ DATABASES = ("postgresql", "mariadb")
 # The system users the databases run as.
 DB_USERS = {"postgresql": "postgres", "mariadb": "mysql"}
 # How each kind is asked to stop: PostgreSQL's fast shutdown is SIGINT (SIGTERM waits for clients).
-STOP_SIGNALS = {"postgresql": signal.SIGINT, "mariadb": signal.SIGTERM, "dbcs-server": signal.SIGTERM}
+STOP_SIGNALS = {"postgresql": signal.SIGINT, "mariadb": signal.SIGTERM, "s3": signal.SIGTERM, "dbcs-server": signal.SIGTERM}
 STOP_SECONDS = 30
 # Every one of the three says this when its port is taken (the system's text for EADDRINUSE).
 ADDRESS_IN_USE = "Address already in use"
@@ -83,6 +87,15 @@ ERROR_LINE = re.compile(r"error|fatal|denied|cannot|can't|could not|failed|no su
 # Unix socket paths are limited to 107 bytes; PostgreSQL's is the socket directory + "/.s.PGSQL.NNNNN".
 SOCKET_PATH_MAX = 100
 DATA_ROOT_FALLBACKS = ("/tmp", "/var/tmp")
+# The S3-compatible server: moto's, with signature checks on (its first requests, unsigned, make the IAM user
+# whose key every later request must be signed with), one region and one bucket.
+S3 = "s3"
+S3_REGION = "us-east-1"
+S3_BUCKET = "dbcs-test"
+S3_USER = "dbcs"
+S3_BOOTSTRAP_ACTIONS = 3  # create_user, put_user_policy, create_access_key: unsigned, then signatures count
+S3_ALLOW_ALL = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'
+S3_LISTENING = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")
 
 # Children of this process, by pid: polled (and so reaped) rather than probed, so that a stopped child
 # does not linger as a zombie that still looks alive.
@@ -540,6 +553,51 @@ class Services:
                              f"What to do: see {log}")
         return record
 
+    # -- the object store
+
+    def start_s3(self) -> dict:
+        """moto_server on a port it binds itself, an IAM user with an access key, and the bucket S3_BUCKET
+        made with that key. A server already running here is kept."""
+        existing = self.state()["services"].get(S3)
+        if existing is not None and self.running(S3):
+            return existing
+        import boto3  # pylint: disable=import-outside-toplevel  # only this service needs it
+        from botocore.config import Config  # pylint: disable=import-outside-toplevel
+
+        home = self.dir / S3
+        home.mkdir(parents=True, exist_ok=True)
+        log = home / "server.log"
+        offset = _size(log)
+        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(S3_BOOTSTRAP_ACTIONS))
+        proc = _spawn([sys.executable, "-m", "moto.server", "-H", HOST, "-p", "0"], log, env=env, cwd=home)
+        hint = "moto[server] is needed (requirements-dev.txt: run `make venv` and use .venv/bin/python)"
+        deadline = time.monotonic() + START_SECONDS
+        found = None
+        while proc.poll() is None and time.monotonic() < deadline and found is None:
+            found = S3_LISTENING.search(_log_since(log, offset))
+            time.sleep(0.05)
+        if found is None:
+            if proc.poll() is None:
+                terminate([(proc.pid, None, signal.SIGKILL)])
+            raise _start_failure("moto_server (S3)", "it named no port it listens on", log, offset, hint)
+        port = int(found.group(1))
+        endpoint = f"http://{HOST}:{port}"
+        options = dict(endpoint_url=endpoint, region_name=S3_REGION, config=Config(retries={"max_attempts": 3}))
+        try:
+            iam = boto3.client("iam", aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap", **options)
+            iam.create_user(UserName=S3_USER)
+            iam.put_user_policy(UserName=S3_USER, PolicyName="all", PolicyDocument=S3_ALLOW_ALL)
+            key = iam.create_access_key(UserName=S3_USER)["AccessKey"]
+            boto3.client("s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                         **options).create_bucket(Bucket=S3_BUCKET)
+        except Exception as exc:  # pylint: disable=broad-except  # any failure: the process goes, the cause is told
+            terminate([(proc.pid, None, signal.SIGKILL)])
+            raise _start_failure("moto_server (S3)", f"its bucket or user could not be made ({exc})", log, offset,
+                                 hint) from None
+        return self._save(S3, dict(
+            kind=S3, **_process_record(proc), host=HOST, port=port, endpoint=endpoint, region=S3_REGION,
+            bucket=S3_BUCKET, access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"], log=str(log)))
+
     # -- API servers
 
     def start_server(self, name: str, args: list[str] | tuple = (), keys: list[str] | None = None, port: int = 0,
@@ -547,8 +605,8 @@ class Services:
         """Start dbcs-server NAME with these options (a fresh key unless `keys`). It binds `port` itself, and
         when `port` is taken, a port the system picks. Returns its record once /health answers. A server of
         this name already running with the same options is kept."""
-        if name in DATABASES or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-            raise ValueError(f"server name {name!r}: use letters, digits, '.', '_' or '-', and not {DATABASES}")
+        if name in (*DATABASES, S3) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise ValueError(f"server name {name!r}: use letters, digits, '.', '_' or '-', and not {(*DATABASES, S3)}")
         args = list(args)
         existing = self.state()["services"].get(name)
         if existing is not None and self.running(name):
@@ -632,6 +690,10 @@ class Services:
             my = services["mariadb"]
             env.update(DBCS_MY_HOST=my["host"], DBCS_MY_PORT=str(my["port"]), DBCS_MY_USER=my["user"],
                        DBCS_MY_PASSWORD=my["password"], DBCS_MY_SOCKET=my["socket"])
+        if S3 in services:
+            s3 = services[S3]
+            env.update(DBCS_S3_ENDPOINT=s3["endpoint"], DBCS_S3_REGION=s3["region"], DBCS_S3_BUCKET=s3["bucket"],
+                       DBCS_S3_ACCESS_KEY=s3["access_key"], DBCS_S3_SECRET_KEY=s3["secret_key"])
         if server is not None:
             record = self.record(server)
             env.update(DBCS_API_URL=record["url"], DBCS_API_KEY=record["api_keys"][0],
@@ -642,13 +704,16 @@ class Services:
         """The variables of an Ansible test run (integration targets, molecule) against server NAME and the
         databases of DIR, and two fresh passwords for the targets to set."""
         record, pg, my = self.record(server), self.record("postgresql"), self.record("mariadb")
+        s3 = self.state()["services"].get(S3)
+        extra = {} if s3 is None else {"dbcs_s3": {field: s3[field] for field in (
+            "endpoint", "region", "bucket", "access_key", "secret_key")}}
         return dict(
             dbcs_api_url=record["url"], dbcs_api_key=record["api_keys"][0], dbcs_request_log=record["request_log"],
             dbcs_server_hides_passwords="--hide-passwords" in record["args"],
             dbcs_api_dialect=api_dialect(record["args"]),
             dbcs_pg=dict(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], database=pg["database"]),
             dbcs_my=dict(host=my["host"], port=my["port"], user=my["user"], password=my["password"]),
-            dbcs_test_password_a=secrets.token_urlsafe(15), dbcs_test_password_b=secrets.token_urlsafe(15))
+            dbcs_test_password_a=secrets.token_urlsafe(15), dbcs_test_password_b=secrets.token_urlsafe(15), **extra)
 
 
 def api_dialect(args: list[str]) -> int:
@@ -665,16 +730,17 @@ def api_dialect(args: list[str]) -> int:
 # ---------------------------------------------------------------- command line
 
 def _print_started(record: dict, name: str) -> None:
-    where = record.get("url") or f"{record['host']}:{record['port']}"
+    where = record.get("url") or record.get("endpoint") or f"{record['host']}:{record['port']}"
     print(f"{name}: {where} (pid {record['pid']}; log {record['log']})")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="services.py", description=" ".join(__doc__.splitlines()[:2]),
+    parser = argparse.ArgumentParser(prog="services.py", description=" ".join(__doc__.splitlines()[:3]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[2:15]))
+                                     epilog="\n".join(__doc__.splitlines()[3:17]))
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("start-db", help="start PostgreSQL and MariaDB").add_argument("dir")
+    commands.add_parser("start-s3", help="start an S3-compatible server (moto) with a bucket").add_argument("dir")
     start_server = commands.add_parser("start-server", allow_abbrev=False,
                                        help="start a local API server NAME; other options go to dbcs-server")
     start_server.add_argument("dir")
@@ -699,6 +765,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "start-db":
             for kind, record in Services(args.dir).start_databases().items():
                 _print_started(record, kind)
+        elif args.command == "start-s3":
+            _print_started(Services(args.dir).start_s3(), S3)
         elif args.command == "start-server":
             record = Services(args.dir).start_server(args.name, server_args, [args.key] if args.key else None, args.port)
             _print_started(record, args.name)

@@ -68,8 +68,14 @@ step_harness() {
   (cd "$root" && pytest -q -p no:cacheprovider tests/harness)
 }
 
+# The S3-compatible server (moto) in $state/main, its DBCS_S3_* exported (started unless running).
+need_s3() {
+  services start-s3 "$state/main" >/dev/null || return 1
+  eval "$(services env "$state/main")"
+}
+
 step_server() {
-  need_db || return 1
+  need_db && need_s3 || return 1
   (cd "$root" && pytest -q -p no:cacheprovider tests/server)
 }
 

@@ -40,9 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sparse-create", action="store_true",
                         help="v1 only: create and clone answer only {id, created}, like the vendor's v1 server")
     parser.add_argument("--db-timeout", type=float, default=5.0, metavar="SECONDS",
-                        help="timeout for connecting to databases (default: %(default)s)")
+                        help="timeout for connecting to databases and object stores (default: %(default)s)")
     parser.add_argument("--allow-db-host", action="append", default=[], metavar="HOST",
-                        help="only connect to these database hosts (repeatable; default: any host)")
+                        help="only connect to these database and s3 endpoint hosts (repeatable; default: any host)")
     parser.add_argument("--request-log", type=Path, default=None, metavar="FILE",
                         help="append one JSON line per request (time, method, path, status, duration_ms)")
     parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",

@@ -6,6 +6,12 @@ connection's type; the registry in kinds.py says which driver serves which kind.
 Driver knows no service: its ping is a failed result saying the local server does not test
 that kind yet, it has no databases, and it can be neither a stream's source nor its target.
 
+The files driver checks basePath on the server's disk; the s3 driver asks the object store with
+boto3 (a connect and read timeout of `timeout` seconds, one attempt; anonymous, unsigned requests
+when the connection has no accessKey, never the server's own AWS credentials). Both write stream
+runs' files (streams/file_targets.py). botocore's loggers stay at WARNING whatever --log-level says:
+at DEBUG they write request headers, a session token among them.
+
 Database drivers (PostgreSQL with psycopg 3, MySQL/MariaDB with PyMySQL) really connect, with a
 connect timeout (and, for MySQL, read/write timeouts) of `timeout` seconds; libpq rounds a
 timeout under 2 s up to 2 s. Connections for a stream run (streams/endpoints.py) have no
@@ -15,6 +21,7 @@ echo connection parameters, so messages are scrubbed of every secret the record 
 """
 
 import base64
+import logging
 import math
 import os
 import re
@@ -25,13 +32,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+import boto3
 import psycopg
 import pymysql
+from boto3.s3.transfer import TransferConfig
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 from psycopg import sql
 
 from dbcs_server.record import Record
 from dbcs_server.streams.endpoints import MySQLSource, MySQLTarget, PgSource, PgTarget
+from dbcs_server.streams.file_targets import FileTarget, S3FileTarget
 
 MYSQL_SYSTEM_DATABASES = {
     "information_schema": "MySQL system database (metadata views)",
@@ -67,9 +81,16 @@ LOAD_IO_TIMEOUT = 600  # seconds a stream run's MySQL connection waits on one re
 PG_LOAD_OPTIONS = "-c statement_timeout=0 -c TimeZone=UTC"
 STREAM_REFUSALS = {
     "source": "a {kind} connection cannot be a stream source: the local server reads from mysql and postgresql",
-    "target": "a {kind} connection cannot be a stream target: the local server writes to mysql and postgresql"
-              " (files and object storage targets are not supported yet)",
+    "target": "a {kind} connection cannot be a stream target: the local server writes to mysql, postgresql,"
+              " files and s3",
 }
+S3_LOAD_TIMEOUT = 60  # seconds a stream run's upload waits on the object store
+S3_LOAD_ATTEMPTS = 3
+S3_UPLOAD = TransferConfig(max_concurrency=4)
+S3_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+             "TokenRefreshRequired", "AllAccessDisabled", "InvalidClientTokenId"}
+for _name in ("botocore", "boto3", "s3transfer"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 # A paused run keeps its unbuffered read open: the server must not give up sending meanwhile.
 MYSQL_LOAD_SESSION = "SET SESSION time_zone = '+00:00', SESSION net_write_timeout = 86400"
 
@@ -170,6 +191,14 @@ class Driver:
     def create_database(self, record: Record, name: str) -> None:
         raise self.no_databases()
 
+    def check_host(self, host: str | None) -> None:
+        """ProbeError unless --allow-db-host lets this server reach `host` (any host when it is not given)."""
+        if self.limits.allowed_hosts and host not in self.limits.allowed_hosts:
+            raise ProbeError(
+                f"this server only connects to {', '.join(self.limits.allowed_hosts)} (--allow-db-host);"
+                f" host '{host}' is not allowed"
+            )
+
     def message(self, record: Record, exc: BaseException) -> str:
         """An error of this driver's service as a message for the user, without the record's secrets."""
         return scrub(describe(exc), record.secret_values(self.secret_paths))
@@ -179,18 +208,31 @@ class Driver:
         this schema; nothing is contacted."""
         raise ProbeRefused(STREAM_REFUSALS[role].format(kind=self.kind))
 
+    def check_target_spec(self, record: Record, spec: dict[str, Any]) -> None:
+        """ProbeRefused unless `spec` (this kind's member of target.spec) can be carried out with this
+        connection; nothing is contacted."""
+        return None
+
     def stream_source(self, record: Record, database: str, schema: str | None) -> Any:
         """A stream's source in `database` (streams/endpoints.py), connected."""
         self.check_stream_endpoint("source", schema)
         raise NotImplementedError
 
-    def stream_target(self, record: Record, database: str, schema: str | None) -> Any:
-        """A stream's target in `database` (streams/endpoints.py), connected."""
-        self.check_stream_endpoint("target", schema)
+    def stream_target(self, record: Record, spec: dict[str, Any], run: str) -> Any:
+        """The target of run `run` as `spec` (this kind's member of target.spec) says, ready to write."""
+        self.check_stream_endpoint("target", spec.get("schema"))
         raise NotImplementedError
 
 
-class FilesDriver(Driver):
+class FileStoreDriver(Driver):
+    """What files and s3 share: a stream's target, never its source, and no schemas."""
+
+    def check_stream_endpoint(self, role: str, schema: str | None) -> None:
+        if role == "source":
+            raise ProbeRefused(STREAM_REFUSALS[role].format(kind=self.kind))
+
+
+class FilesDriver(FileStoreDriver):
     """A local directory: ping checks that basePath is a directory this process can write to."""
 
     def ping(self, record: Record) -> None:
@@ -204,6 +246,93 @@ class FilesDriver(Driver):
                 pass
         except OSError as exc:
             raise ProbeError(f"basePath {path} is not writable by the server: {exc.strerror or exc}") from None
+
+    def stream_target(self, record: Record, spec: dict[str, Any], run: str) -> FileTarget:
+        self.ping(record)
+        return FileTarget(os.path.join(record.spec["basePath"], run), spec["fileFormat"])
+
+
+class S3Driver(FileStoreDriver):
+    """An S3 or S3-compatible object store: ping lists scope.bucket under scope.prefix (one key at most),
+    or, without a bucket in scope, the buckets the credentials see."""
+
+    @contextmanager
+    def reporting(self, record: Record, bucket: str | None = None) -> Iterator[None]:
+        """boto3's failures as ProbeError messages for the user, without the record's secrets."""
+        secrets = record.secret_values(self.secret_paths)
+        where = f"bucket '{bucket}'" if bucket else "the object store"
+        endpoint = record.spec.get("endpoint") or f"https://{self.aws_host(record)}"
+        try:
+            yield
+        except ProbeError:
+            raise
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+            if code in ("NoSuchBucket", "404") and bucket:
+                message = f"bucket '{bucket}' does not exist"
+            elif code in S3_DENIED or code == "403":
+                message = f"access denied to {where} ({code}): check the credentials and the bucket's policy"
+            else:
+                message = f"{endpoint} answered {code}: {error.get('Message') or describe(exc)}"
+            raise ProbeError(scrub(message, secrets)) from None
+        except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
+            raise ProbeError(scrub(f"endpoint {endpoint} is unreachable: {describe(exc)}", secrets)) from None
+        except (BotoCoreError, ValueError) as exc:
+            raise ProbeError(scrub(f"{endpoint}: {describe(exc)}", secrets)) from None
+
+    @staticmethod
+    def aws_host(record: Record) -> str:
+        """The host of AWS's S3 endpoint of the connection's region (used when it names no endpoint)."""
+        return f"s3.{record.spec['region']}.amazonaws.com"
+
+    def client(self, record: Record, load: bool = False) -> Any:
+        """An S3 client of the connection: within the host allow-list, its own credentials or none."""
+        spec = record.spec
+        endpoint = spec.get("endpoint") or None
+        self.check_host(urlsplit(endpoint).hostname if endpoint else self.aws_host(record))
+        credentials = spec.get("credentials") or {}
+        if bool(credentials.get("accessKey")) != bool(credentials.get("secretKey")):
+            raise ProbeError("credentials: accessKey and secretKey go together (give both, or neither for"
+                             " anonymous requests)")
+        timeout = S3_LOAD_TIMEOUT if load else self.limits.timeout
+        config = Config(connect_timeout=self.limits.timeout, read_timeout=timeout,
+                        retries={"max_attempts": S3_LOAD_ATTEMPTS if load else 1, "mode": "standard"},
+                        signature_version=None if credentials.get("accessKey") else UNSIGNED)
+        # A session of its own: boto3's default session is not thread-safe, and reads no credentials here.
+        return boto3.session.Session().client(
+            "s3", region_name=spec["region"], endpoint_url=endpoint, config=config,
+            aws_access_key_id=credentials.get("accessKey"), aws_secret_access_key=credentials.get("secretKey"),
+            aws_session_token=credentials.get("sessionToken"))
+
+    def ping(self, record: Record) -> None:
+        scope = record.spec.get("scope") or {}
+        bucket = scope.get("bucket")
+        with self.reporting(record, bucket):
+            client = self.client(record)
+            if bucket:
+                client.list_objects_v2(Bucket=bucket, Prefix=scope.get("prefix") or "", MaxKeys=1)
+            else:
+                client.list_buckets()
+
+    @staticmethod
+    def destination(record: Record, spec: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(bucket, prefix) of a stream target: its upload's, else the connection's scope."""
+        upload, scope = spec.get("upload") or {}, record.spec.get("scope") or {}
+        return upload.get("bucket") or scope.get("bucket"), upload.get("prefix") or scope.get("prefix")
+
+    def check_target_spec(self, record: Record, spec: dict[str, Any]) -> None:
+        if not self.destination(record, spec)[0]:
+            raise ProbeRefused(f"target.spec.s3.upload.bucket is required: connection '{record.name}' has no"
+                               " scope.bucket")
+
+    def stream_target(self, record: Record, spec: dict[str, Any], run: str) -> S3FileTarget:
+        self.check_target_spec(record, spec)
+        bucket, prefix = self.destination(record, spec)
+        parts = [p.strip("/") for p in (prefix or "", spec.get("outputDirectory") or "", run)]
+        with self.reporting(record, bucket):
+            return S3FileTarget(self.client(record, load=True), bucket, "/".join(p for p in parts if p),
+                                spec["fileFormat"], S3_UPLOAD)
 
 
 @dataclass(frozen=True)
@@ -271,11 +400,7 @@ class SqlDriver(Driver):
     @contextmanager
     def reporting(self, record: Record) -> Iterator[Target]:
         target = Target.from_record(record)
-        if self.limits.allowed_hosts and target.host not in self.limits.allowed_hosts:
-            raise ProbeError(
-                f"this server only connects to {', '.join(self.limits.allowed_hosts)} (--allow-db-host);"
-                f" host '{target.host}' is not allowed"
-            )
+        self.check_host(target.host)
         secrets = record.secret_values(self.secret_paths)
         try:
             yield target
@@ -393,7 +518,8 @@ class PostgresDriver(SqlDriver):
         with self.reporting(record) as target:
             return PgSource(self.open_named(target, database, load=True), schema)
 
-    def stream_target(self, record: Record, database: str, schema: str | None) -> PgTarget:
+    def stream_target(self, record: Record, spec: dict[str, Any], run: str) -> PgTarget:
+        database, schema = spec["database"], spec.get("schema")
         self.check_stream_endpoint("target", schema)
         with self.reporting(record) as target:
             return PgTarget(self.open_named(target, database, load=True), schema)
@@ -465,7 +591,8 @@ class MySQLDriver(SqlDriver):
         with self.reporting(record) as target:
             return MySQLSource(self.open_named(target, database), database)
 
-    def stream_target(self, record: Record, database: str, schema: str | None) -> MySQLTarget:
+    def stream_target(self, record: Record, spec: dict[str, Any], run: str) -> MySQLTarget:
+        database, schema = spec["database"], spec.get("schema")
         self.check_stream_endpoint("target", schema)
         with self.reporting(record) as target:
             return MySQLTarget(self.open_named(target, database), database)

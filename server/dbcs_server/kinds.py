@@ -2,14 +2,15 @@
 
 An entry names the kind (the connection's `type`), its member of 2.x's `spec`, the paths of its
 secrets (sealed at rest, left out of answers under --hide-passwords, scrubbed from messages),
-the fields ?search= looks at besides the name, whether v1 speaks it, and its driver (what ping,
-databases, tables and create schema/database do). The request and answer bodies of each kind are
+the fields ?search= looks at besides the name, whether v1 speaks it, its driver (what ping,
+databases, tables, create schema/database and stream runs do), and which member of a stream
+configuration's target.spec a target of this kind takes. The request and answer bodies of each kind are
 the models of the same spec key in models.py.
 """
 
 from dataclasses import dataclass
 
-from dbcs_server.drivers import Driver, FilesDriver, Limits, MySQLDriver, PostgresDriver
+from dbcs_server.drivers import Driver, FilesDriver, Limits, MySQLDriver, PostgresDriver, S3Driver
 
 # Secrets every connection may hold, whatever its kind.
 CONNECTION_SECRETS = ("ssl.client_key",)
@@ -23,6 +24,7 @@ class Kind:
     secrets: tuple[str, ...] = ()  # dotted paths in the record's document, besides CONNECTION_SECRETS
     search: tuple[str, ...] = ()  # spec fields that ?search= matches, besides the name
     v1: bool = False  # the v1 dialect (flat fields) can carry it
+    target_spec: str | None = None  # its member of a stream target's spec (db, files, s3); None: no target
 
     @property
     def secret_paths(self) -> tuple[str, ...]:
@@ -32,11 +34,13 @@ class Kind:
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
-        Kind("mysql", "database", MySQLDriver, secrets=("spec.password",), search=("host",), v1=True),
-        Kind("postgresql", "database", PostgresDriver, secrets=("spec.password",), search=("host",), v1=True),
-        Kind("files", "files", FilesDriver),
-        # A later issue gives s3 a driver of its own (a real check with boto3).
-        Kind("s3", "s3", secrets=("spec.credentials.secretKey", "spec.credentials.sessionToken")),
+        Kind("mysql", "database", MySQLDriver, secrets=("spec.password",), search=("host",), v1=True,
+             target_spec="db"),
+        Kind("postgresql", "database", PostgresDriver, secrets=("spec.password",), search=("host",), v1=True,
+             target_spec="db"),
+        Kind("files", "files", FilesDriver, target_spec="files"),
+        Kind("s3", "s3", S3Driver, secrets=("spec.credentials.secretKey", "spec.credentials.sessionToken"),
+             target_spec="s3"),
         Kind("snowflake", "snowflake", secrets=("spec.password",)),
     )
 }

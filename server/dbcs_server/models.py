@@ -346,13 +346,7 @@ class SnowflakeSpec(SnowflakeSpecBase):
     pass
 
 
-def _exactly_one_member(data: Any) -> Any:
-    if isinstance(data, dict) and (len(data) != 1 or not isinstance(next(iter(data.values())), (dict, BaseModel))):
-        raise PydanticCustomError("spec", f"must hold exactly one of {', '.join(SPEC_KEYS)}, as an object")
-    return data
-
-
-def _one_member_schema(schema: dict[str, Any]) -> None:
+def one_member_schema(schema: dict[str, Any]) -> None:
     """The members are objects, never null (the Python None default only means 'not this one')."""
     for member in schema["properties"].values():
         choices = member.pop("anyOf")
@@ -360,23 +354,30 @@ def _one_member_schema(schema: dict[str, Any]) -> None:
     schema.update({"minProperties": 1, "maxProperties": 1})
 
 
-class SpecIn(BaseModel):
-    """Exactly one member: the kind's fields."""
+class OneMember(BaseModel):
+    """Exactly one member, an object: which one says the kind (its fields are optional, default None)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_member_schema)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=one_member_schema)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (len(data) != 1 or not isinstance(next(iter(data.values())), (dict, BaseModel))):
+            raise PydanticCustomError("one_member", f"must hold exactly one of {', '.join(cls.model_fields)}, as an object")
+        return data
+
+    def member(self) -> tuple[str, BaseModel]:
+        """The key and value of the one member."""
+        return next((key, value) for key in type(self).model_fields if (value := getattr(self, key)) is not None)
+
+
+class SpecIn(OneMember):
+    """Exactly one member: the kind's fields."""
 
     database: DatabaseSpecIn | None = None
     files: FilesSpec | None = None
     s3: S3Spec | None = None
     snowflake: SnowflakeSpecIn | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _exactly_one(cls, data: Any) -> Any:
-        return _exactly_one_member(data)
-
-    def member(self) -> tuple[str, BaseModel]:
-        return next((key, getattr(self, key)) for key in SPEC_KEYS if getattr(self, key) is not None)
 
 
 class Spec(BaseModel):

@@ -1,6 +1,6 @@
 """The services harness (tools/services.py) and the test runner's parallel ansible-test runs.
 
-Real processes throughout: PostgreSQL, MariaDB and dbcs-server started and stopped by the harness,
+Real processes throughout: PostgreSQL, MariaDB, moto_server and dbcs-server started and stopped by the harness,
 its command line as the scripts and molecule call it, tools/demo.sh, and tools/ansible-test.sh.
 """
 
@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+import boto3
 import psycopg
 import pymysql
 import pytest
@@ -61,12 +62,13 @@ def session_members(session_id):
 
 @pytest.fixture(scope="module")
 def started(tmp_path_factory):
-    """start-db and start-server through the command line with a private TMPDIR (below pytest's 0700 base
-    directory, which the postgres and mysql users cannot enter), the state directory in it."""
+    """start-db, start-s3 and start-server through the command line with a private TMPDIR (below pytest's 0700
+    base directory, which the postgres and mysql users cannot enter), the state directory in it."""
     private = tmp_path_factory.mktemp("private")
     directory = private / "services"
     env = dict(os.environ, TMPDIR=str(private))
     cli("start-db", directory, env=env)
+    cli("start-s3", directory, env=env)
     cli("start-server", directory, "main", "--api-version", "1", "--strict-configs", env=env)
     yield directory
     cli("stop", directory)
@@ -77,13 +79,14 @@ def test_one_json_file_records_every_service(started):
     assert stat.S_IMODE(state_file.stat().st_mode) == 0o600  # it holds passwords and keys
     state = json.loads(state_file.read_text())
     assert {name: record["kind"] for name, record in state["services"].items()} == {
-        "postgresql": "postgresql", "mariadb": "mariadb", "main": "dbcs-server"}
+        "postgresql": "postgresql", "mariadb": "mariadb", "s3": "s3", "main": "dbcs-server"}
     for record in state["services"].values():
         assert services.process_start_time(record["pid"]) == record["started"]
         assert listening_addresses(record["port"]) == {LOOPBACK_HEX}, record
         assert Path(record["log"]).parent.parent == started  # every log in DIR
     assert state["services"]["main"]["args"] == ["--api-version", "1", "--strict-configs"]
     assert state["services"]["main"]["url"] == "http://127.0.0.1:%d/api/v1" % state["services"]["main"]["port"]
+    assert state["services"]["s3"]["endpoint"] == "http://127.0.0.1:%d" % state["services"]["s3"]["port"]
 
 
 def test_a_private_directory_puts_the_database_files_where_their_users_can_go(started):
@@ -106,6 +109,14 @@ def test_the_recorded_credentials_and_key_work(started):
     answer = requests.get(env["DBCS_API_URL"] + "/user", headers={"X-API-Key": env["DBCS_API_KEY"]}, timeout=10)
     assert answer.status_code == 200
     assert Path(env["DBCS_REQUEST_LOG"]).exists() and Path(env["DBCS_SERVER_LOG"]).exists()
+    s3 = boto3.session.Session().client("s3", endpoint_url=env["DBCS_S3_ENDPOINT"], region_name=env["DBCS_S3_REGION"],
+                                        aws_access_key_id=env["DBCS_S3_ACCESS_KEY"],
+                                        aws_secret_access_key=env["DBCS_S3_SECRET_KEY"])
+    assert s3.list_objects_v2(Bucket=env["DBCS_S3_BUCKET"])["KeyCount"] == 0
+    wrong = boto3.session.Session().client("s3", endpoint_url=env["DBCS_S3_ENDPOINT"], region_name=env["DBCS_S3_REGION"],
+                                           aws_access_key_id=env["DBCS_S3_ACCESS_KEY"], aws_secret_access_key="wrong")
+    with pytest.raises(Exception, match="SignatureDoesNotMatch"):  # moto checks signatures
+        wrong.list_objects_v2(Bucket=env["DBCS_S3_BUCKET"])
 
 
 def test_vars_for_ansible_runs(started, tmp_path):
@@ -115,11 +126,13 @@ def test_vars_for_ansible_runs(started, tmp_path):
     assert variables["dbcs_server_hides_passwords"] is False
     assert set(variables["dbcs_pg"]) == {"host", "port", "user", "password", "database"}
     assert variables["dbcs_api_url"].startswith("http://127.0.0.1:")
+    assert set(variables["dbcs_s3"]) == {"endpoint", "region", "bucket", "access_key", "secret_key"}
 
 
 def test_start_db_again_keeps_what_runs(started):
     before = json.loads((started / "services.json").read_text())["services"]
     cli("start-db", started)
+    cli("start-s3", started)
     after = json.loads((started / "services.json").read_text())["services"]
     assert after == before
 
@@ -127,6 +140,7 @@ def test_start_db_again_keeps_what_runs(started):
 def test_stop_by_pid_leaves_no_process(tmp_path_factory):
     directory = tmp_path_factory.mktemp("stop")
     cli("start-db", directory)
+    cli("start-s3", directory)
     cli("start-server", directory, "one")
     records = json.loads((directory / "services.json").read_text())["services"]
     data_root = json.loads((directory / "services.json").read_text())["data_root"]

@@ -9,7 +9,7 @@ import time
 import pytest
 from psycopg import sql
 
-from dbcs_server.drivers import Limits, PostgresDriver, ProbeError, pem_files, scrub
+from dbcs_server.drivers import Limits, PostgresDriver, ProbeError, S3Driver, pem_files, scrub
 from dbcs_server.record import Record
 
 KINDS = ["postgresql", "mysql"]
@@ -139,6 +139,15 @@ def test_allow_db_host_refuses_other_hosts_before_any_traffic():
     driver = PostgresDriver("postgresql", ("spec.password",), Limits(1, allowed_hosts=("127.0.0.1",)))
     record = Record("r", "postgresql", {"host": "db.example.com", "port": 5432, "username": "u", "password": "p"})
     with pytest.raises(ProbeError, match="not allowed"):
+        driver.ping(record)
+
+
+@pytest.mark.parametrize("endpoint, host", [("https://minio.example.com:9000", "minio.example.com"),
+                                            (None, "s3.eu-west-1.amazonaws.com")])
+def test_allow_db_host_refuses_other_s3_endpoints_before_any_traffic(endpoint, host):
+    driver = S3Driver("s3", ("spec.credentials.secretKey",), Limits(1, allowed_hosts=("127.0.0.1",)))
+    record = Record("r", "s3", {"region": "eu-west-1", "endpoint": endpoint, "scope": {"bucket": "b"}})
+    with pytest.raises(ProbeError, match=f"host '{host}' is not allowed"):
         driver.ping(record)
 
 

@@ -4,10 +4,13 @@ Drivers (drivers.py) open the database connection, as the kind's registry entry 
 it to one of these classes; the engine (engine.py) only calls their interface:
 
   source: table_names(), describe(name) -> TableDef | None, reader(table) -> Reader, interrupt(), close()
-  target: exists(table), column_names(table), prepare_schema(), create(table, types), drop(table),
-          has_rows(table), truncate(table), writer(table, upsert) -> Writer, interrupt(), close()
+  target: exists(table), column_names(table), column_types(table, source kind), prepare_schema(),
+          create(table, types), drop(table), has_rows(table), truncate(table), writer(table, upsert) -> Writer,
+          interrupt(), close()
   Reader: fetch(n) -> list of row tuples (fewer at the end), close()
-  Writer: write(rows) -> commits them
+  Writer: write(rows) -> commits them; close() once the table's rows are all written (or the run ends)
+
+Files and s3 targets (streams/file_targets.py) have the same interface.
 
 Sources read with server-side cursors (psycopg named cursors; PyMySQL's unbuffered SSCursor), so
 memory does not grow with the table. PostgreSQL targets take each bundle with COPY (upsert: COPY
@@ -27,7 +30,7 @@ import pymysql.cursors
 from psycopg import sql
 from psycopg.types.string import TextLoader
 
-from dbcs_server.streams.types import MYSQL, POSTGRESQL, Column, TableDef
+from dbcs_server.streams.types import MYSQL, POSTGRESQL, Column, TableDef, target_type
 
 PG_TABLE_NAMES = (
     "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -227,7 +230,23 @@ class MySQLReader:
             self.cursor.close()
 
 
-class PgTarget(PgEndpoint):
+class SqlTarget:
+    """What both database targets share: the column types of a new table, mapped from the source's kind."""
+
+    kind: str
+
+    def column_types(self, table: TableDef, source_kind: str) -> list[str]:
+        return [target_type(c, source_kind, self.kind, c.name in table.key) for c in table.columns]
+
+
+class SqlWriter:
+    """Every bundle is committed as it is written: nothing is left to do at the end."""
+
+    def close(self) -> None:
+        return None
+
+
+class PgTarget(PgEndpoint, SqlTarget):
     def __init__(self, conn: psycopg.Connection, schema: str | None):
         super().__init__(conn)
         self.schema = schema or "public"
@@ -273,7 +292,7 @@ class PgTarget(PgEndpoint):
         return PgWriter(self, table, upsert)
 
 
-class PgWriter:
+class PgWriter(SqlWriter):
     def __init__(self, target: PgTarget, table: TableDef, upsert: bool):
         self.conn = target.conn
         columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
@@ -301,7 +320,7 @@ class PgWriter:
         self.conn.commit()
 
 
-class MySQLTarget(MySQLEndpoint):
+class MySQLTarget(MySQLEndpoint, SqlTarget):
     def _run(self, statement: str, params: tuple = ()) -> list[tuple]:
         with self.conn.cursor() as cur:
             cur.execute(statement, params)
@@ -338,7 +357,7 @@ class MySQLTarget(MySQLEndpoint):
         return MySQLWriter(self.conn, table, upsert)
 
 
-class MySQLWriter:
+class MySQLWriter(SqlWriter):
     MAX_STATEMENT_BYTES = 4 * 1024 * 1024  # under MariaDB's default max_allowed_packet (16 MiB)
 
     def __init__(self, conn: pymysql.connections.Connection, table: TableDef, upsert: bool):

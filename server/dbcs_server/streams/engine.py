@@ -1,7 +1,8 @@
 """One `load` run: a thread that copies the configuration's tables from its sources to its target.
 
 The worker opens the sources and the target through the drivers (the kind's registry entry
-picks the endpoint classes of streams/endpoints.py), resolves the tables, prepares every target
+picks the endpoint classes of streams/endpoints.py and streams/file_targets.py; the target gets
+the one member of target.spec and the run's id), resolves the tables, prepares every target
 table as schemaPolicy and writeMode say (all checks before any change), then copies table after
 table in bundles of dataBundleSize rows. Between bundles it stops at checkpoints: a pause parks
 it there, a stop ends it, and the row and time limits end it as EVENT_LIMIT_REACHED or
@@ -32,7 +33,7 @@ from dbcs_server.streams.models import (
     DEFAULT_BUNDLE_SIZE, DEFAULT_REPORTING_INTERVAL, DEFAULT_SCHEMA_POLICY, DEFAULT_WRITE_MODE,
 )
 from dbcs_server.streams.store import RunRow, StreamStore
-from dbcs_server.streams.types import TableDef, Unmappable, target_type
+from dbcs_server.streams.types import TableDef, Unmappable
 
 SAVE_SECONDS = 1.0  # how often a running load saves its counts
 PARK_WAIT = 10.0  # how long pause waits for the worker to reach a checkpoint
@@ -111,10 +112,9 @@ class Run:
         self.events = events
         self.on_end = on_end
         target = config["target"]
-        spec = target["spec"]["db"]
+        spec = next(iter(target["spec"].values()))  # the one member: db, files or s3
         self.target_record = records[target["id"]]
-        self.target_database = spec["database"]
-        self.target_schema = spec.get("schema")
+        self.target_spec = spec
         self.schema_policy = spec.get("schemaPolicy", DEFAULT_SCHEMA_POLICY)
         self.write_mode = spec.get("writeMode", DEFAULT_WRITE_MODE)
         self.bundle = config["source"].get("options", {}).get("dataBundleSize", DEFAULT_BUNDLE_SIZE)
@@ -263,7 +263,7 @@ class Run:
             source.endpoint = self.drivers[source.record.type].stream_source(source.record, source.database, source.schema)
         self._checkpoint()
         record = self.target_record
-        self.target = self.drivers[record.type].stream_target(record, self.target_database, self.target_schema)
+        self.target = self.drivers[record.type].stream_target(record, self.target_spec, self.id)
 
     def _plan(self) -> list[tuple[Source, TableDef]]:
         plan = []
@@ -301,7 +301,7 @@ class Run:
                 raise Ended("FAILED", f"upsert needs a primary key: the source table '{table.name}' has none")
             if policy == "drop_and_recreate" or not exists:
                 try:
-                    types = [target_type(c, source.record.type, target.kind, c.name in table.key) for c in table.columns]
+                    types = target.column_types(table, source.record.type)
                 except Unmappable as exc:
                     raise Ended("FAILED", f"table '{table.name}': {exc}") from None
                 creating.append((table, types, exists))
@@ -323,6 +323,15 @@ class Run:
         writer = self.target.writer(table, upsert=self.write_mode == "upsert")
         with self.cond:
             self.tables.setdefault(table.table, 0)
+        try:
+            self._copy_bundles(source, table, reader, writer)
+        finally:
+            writer.close()  # what was written stays, as the committed bundles of a database target do
+        reader.close()
+        self._log("info", "target", f"table {table.table}: {self.tables[table.table]} rows written",
+                  table=table.table, events=self.tables[table.table])
+
+    def _copy_bundles(self, source: Source, table: TableDef, reader: Any, writer: Any) -> None:
         while True:
             self._checkpoint()
             wanted = self.bundle
@@ -347,9 +356,6 @@ class Run:
             self._progress()
             if len(rows) < wanted:
                 break
-        reader.close()
-        self._log("info", "target", f"table {table.table}: {self.tables[table.table]} rows written",
-                  table=table.table, events=self.tables[table.table])
 
     def _checkpoint(self) -> None:
         """Between bundles: park while paused, end on a stop or at the time limit."""

@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from dbcs_server.models import IGNORED_FIELD, Name, NonEmpty, OptionalText
+from dbcs_server.kinds import KINDS
+from dbcs_server.models import IGNORED_FIELD, Name, NonEmpty, OneMember, OptionalText, one_member_schema
 
 ACTIVE = ("READY", "RUNNING", "PAUSED")
 TERMINAL = ("FINISHED", "STOPPED", "FAILED", "TIME_LIMIT_REACHED", "EVENT_LIMIT_REACHED")
@@ -24,6 +25,7 @@ DEFAULT_SCHEMA_POLICY = "create_missing_only"
 DEFAULT_WRITE_MODE = "append"
 DEFAULT_BUNDLE_SIZE = 1000
 MAX_BUNDLE_SIZE = 100_000
+FileFormat = Literal["csv", "jsonl", "parquet"]
 DEFAULT_REPORTING_INTERVAL = 3
 CONFIG_ID_PATTERN = "^config_[0-9A-Za-z]{27}$"
 STREAM_ID_PATTERN = "^stream_[0-9A-Za-z]{27}$"
@@ -68,7 +70,8 @@ class TableRef(Strict):
 
 
 class SourceConnection(Strict):
-    connectionId: NonEmpty = Field(description="A mysql or postgresql connection of the same API key")
+    connectionId: NonEmpty = Field(description="A mysql or postgresql connection of the same API key"
+                                               " (files and s3 connections cannot be sources)")
     database: OptionalText = Field(None, description="Default: the connection's database")
     schema_: OptionalText = Field(None, alias="schema", description="PostgreSQL only: where the tables are")
     tables: list[TableRef] | None = Field(None, description="None or empty: every table of the database (schema)")
@@ -90,12 +93,50 @@ class DatabaseTarget(Strict):
     writeMode: WriteMode | None = Field(None, description=f"Default {DEFAULT_WRITE_MODE}; upsert needs a primary key")
 
 
-class TargetSpec(Strict):
-    db: DatabaseTarget
+class FilesTarget(Strict):
+    """Files in the connection's basePath: <basePath>/<stream id>/<table>.<fileFormat>."""
+
+    fileFormat: FileFormat = Field(description="csv (a header, every value quoted, NULL unquoted and empty),"
+                                               " jsonl (one object per row) or parquet")
+
+
+class S3Upload(Strict):
+    bucket: OptionalText = Field(None, description="Default: the connection's scope.bucket")
+    prefix: OptionalText = Field(None, description="Default: the connection's scope.prefix")
+
+
+class S3Target(Strict):
+    """Objects in a bucket: [<prefix>/][<outputDirectory>/]<stream id>/<table>.<fileFormat>."""
+
+    outputDirectory: OptionalText = Field(None, description="Where in the bucket (under the prefix) the run's files go."
+                                                            " A local-server stand-in: the vendor's server stages"
+                                                            " files in this local directory before the upload")
+    fileFormat: FileFormat = Field(description="csv, jsonl or parquet, as for files targets")
+    upload: S3Upload | None = None
+
+
+def _member_branches(schema: dict[str, Any]) -> None:
+    """One object per member, as anyOf branches: fuzzers then explore each kind of target's fields."""
+    one_member_schema(schema)
+    members = schema.pop("properties")
+    for key in ("minProperties", "maxProperties", "additionalProperties"):
+        schema.pop(key, None)
+    schema["anyOf"] = [{"type": "object", "properties": {key: {k: v for k, v in member.items() if k != "default"}},
+                        "required": [key], "additionalProperties": False} for key, member in members.items()]
+
+
+class TargetSpec(OneMember):
+    """Exactly one member, the one of the target connection's kind (kinds.py): db (mysql, postgresql), files or s3."""
+
+    model_config = ConfigDict(json_schema_extra=_member_branches)
+
+    db: DatabaseTarget | None = None
+    files: FilesTarget | None = None
+    s3: S3Target | None = None
 
 
 class TargetConfig(Strict):
-    id: NonEmpty = Field(description="A mysql or postgresql connection of the same API key")
+    id: NonEmpty = Field(description="A mysql, postgresql, files or s3 connection of the same API key")
     spec: TargetSpec
 
 
@@ -204,3 +245,7 @@ class HistoryEntry(BaseModel):
     rowsInserted: int
     dataSize: str | None = Field(None, description="As the vendor's client shows sizes, e.g. '1.20 MB'")
     errorMessage: str | None = None
+
+
+assert {kind.target_spec for kind in KINDS.values()} - {None} <= set(TargetSpec.model_fields), \
+    "every kinds.py target_spec is a member of TargetSpec"

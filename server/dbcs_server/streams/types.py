@@ -64,12 +64,18 @@ def _fraction(column: Column, default: int) -> str:
     return f"({column.precision if column.precision is not None and column.precision >= 0 else default})"
 
 
+def is_boolean(column: Column) -> bool:
+    """PostgreSQL's boolean, or MySQL's tinyint(1) (what MySQL's BOOLEAN is)."""
+    return column.base == "bool" or (
+        column.base == "tinyint" and column.declared.lower().startswith("tinyint(1)") and not column.unsigned)
+
+
 def mysql_to_postgresql(column: Column) -> str:
     base, unsigned = column.base, column.unsigned
     if column.json or base == "json":
         return "jsonb"
     if base == "tinyint":
-        return "boolean" if column.declared.lower().startswith("tinyint(1)") and not unsigned else "smallint"
+        return "boolean" if is_boolean(column) else "smallint"
     integers = {"smallint": ("smallint", "integer"), "mediumint": ("integer", "integer"), "int": ("integer", "bigint"),
                 "bigint": ("bigint", "numeric(20,0)")}
     if base in integers:
@@ -119,7 +125,7 @@ def postgresql_to_mysql(column: Column, in_key: bool) -> str:
 
 
 def target_type(column: Column, source_kind: str, target_kind: str, in_key: bool) -> str:
-    """The column's type in a target table of `target_kind`."""
+    """The column's type in a target table of `target_kind` (mysql or postgresql)."""
     if source_kind == target_kind:
         return "json" if column.json else column.declared
     if target_kind == POSTGRESQL:

@@ -3,7 +3,8 @@
 The body's shape is the model's business (models.py); here: every connection it names is one
 of the caller's (another key's is answered as unknown, never as existing), the sources and the
 target are of kinds that can be them (the driver registry says: a driver refuses what it cannot
-be), a MySQL target has no schema, every source database and listed table exists (the source is
+be; files and s3 connections are targets only), target.spec holds the member of the target's
+kind (db, files or s3; kinds.py) and its driver can carry it out, a MySQL target has no schema, every source database and listed table exists (the source is
 really asked), upsert finds a primary key in every table it writes, and no two tables land in
 one target table. Each refusal is a 400 naming the field (details.field); a source that cannot
 be reached is a 503.
@@ -13,6 +14,7 @@ from typing import Any
 
 from dbcs_server.drivers import DatabaseMissing, Driver, ProbeError, ProbeRefused
 from dbcs_server.errors import ApiError
+from dbcs_server.kinds import KINDS
 from dbcs_server.record import Record
 from dbcs_server.store import Store
 from dbcs_server.streams.models import StreamConfigIn
@@ -34,14 +36,23 @@ def connection(store: Store, owner: str, connection_id: str, field: str) -> Reco
 
 def check_config(body: StreamConfigIn, owner: str, store: Store, drivers: dict[str, Driver]) -> None:
     """Raise the ApiError of the first thing wrong with the configuration's connections and tables."""
-    spec = body.target.spec.db
+    key, spec = body.target.spec.member()
     target = connection(store, owner, body.target.id, "target.id")
+    target_driver = drivers[target.type]
+    schema = getattr(spec, "schema_", None)
     try:
-        drivers[target.type].check_stream_endpoint("target", spec.schema_)
+        target_driver.check_stream_endpoint("target", schema)
     except ProbeRefused as exc:
-        raise refused("target.spec.db.schema" if spec.schema_ else "target.id", str(exc)) from None
+        raise refused(f"target.spec.{key}.schema" if schema else "target.id", str(exc)) from None
+    wanted = KINDS[target.type].target_spec
+    if key != wanted:
+        raise refused("target.spec", f"a {target.type} target takes target.spec.{wanted}, not target.spec.{key}")
+    try:
+        target_driver.check_target_spec(target, spec.model_dump(by_alias=True, exclude_none=True))
+    except ProbeRefused as exc:
+        raise refused(f"target.spec.{key}", str(exc)) from None
 
-    upsert = spec.writeMode == "upsert"
+    upsert = getattr(spec, "writeMode", None) == "upsert"
     destinations: dict[str, str] = {}
     for i, source in enumerate(body.source.connections):
         field = f"source.connections.{i}"

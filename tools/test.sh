@@ -83,7 +83,9 @@ step_server() {
 integration_flavour() {  # flavour dbcs-server-options...
   local flavour=$1 dir=$state/$1
   shift
-  services start-db "$dir" >/dev/null && services start-server "$dir" "$flavour" "$@" >/dev/null &&
+  # The S3-compatible server too: the s3 connections and stream targets of 2.x (dbcs_s3 in the variables).
+  services start-db "$dir" >/dev/null && services start-s3 "$dir" >/dev/null &&
+    services start-server "$dir" "$flavour" "$@" >/dev/null &&
     services vars "$dir" "$flavour" --output "$state/integration-$flavour.yml" &&
     DBCS_INTEGRATION_CONFIG=$state/integration-$flavour.yml \
       "$root/tools/ansible-test.sh" integration --color no -vvvv >"$logs/integration-$flavour.log" 2>&1

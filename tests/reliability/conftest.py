@@ -4,6 +4,11 @@ A test takes the `report` fixture and calls report.row(scenario, load, outcome) 
 proves. When the session ends, the rows (in test order, failures marked) are written as a Markdown
 table to tests/output/reliability.md, and to $DBCS_RELIABILITY_REPORT when it is set (the test
 command sets it to docs/reliability.md, so that the document always comes from a full run).
+
+The collection-level suites (faults, bad input, parallel runs, TLS) take the `flavour` fixture: each
+of their tests runs against every server flavour of tests/support/flavours.py (v1, v1 hiding
+passwords, 2.x), and its report rows name the flavour. What does not depend on the server runs once,
+against the primary flavour (2.x), and its rows say so (report.row(..., server=flavours.ANY_SERVER)).
 """
 
 import os
@@ -13,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from server_helpers import REPO_ROOT
+from flavours import FLAVOURS  # pylint: disable=import-error
+from server_helpers import REPO_ROOT  # pylint: disable=import-error
 
 ROWS = []
 STARTED = time.time()
@@ -22,22 +28,35 @@ STARTED = time.time()
 class Recorder(object):
     """Rows of one test; the test's outcome is attached after it ran."""
 
-    def __init__(self, area, test_id):
+    def __init__(self, area, test_id, flavour=None):
         self.area = area
         self.test_id = test_id
+        self.flavour = flavour
         self.rows = []
         self.failed = False
 
-    def row(self, scenario, load, outcome):
-        """One line of the report: the scenario, the load or fault applied, and the measured outcome."""
+    def row(self, scenario, load, outcome, server=None):
+        """One line of the report: the scenario, the load or fault applied, and the measured outcome. A test that
+        takes the flavour fixture has its rows name the server (`server` overrides it, e.g. ANY_SERVER)."""
+        server = server or (self.flavour.label if self.flavour else None)
+        if server:
+            scenario = "[%s] %s" % (server, scenario)
         self.rows.append(dict(scenario=scenario, load=load, outcome=outcome))
+
+
+@pytest.fixture(scope="module", params=FLAVOURS, ids=[flavour.name for flavour in FLAVOURS])
+def flavour(request):
+    """The server flavour a collection-level test runs against (module scope: a module's tests run flavour by
+    flavour, each flavour's module-scoped servers started once)."""
+    return request.param
 
 
 @pytest.fixture
 def report(request):
     module = request.node.module.__name__.rsplit(".", 1)[-1]
     area = (request.node.module.__doc__ or module).strip().splitlines()[0].rstrip(".")
-    recorder = Recorder(area, request.node.nodeid)
+    params = getattr(getattr(request.node, "callspec", None), "params", {})
+    recorder = Recorder(area, request.node.nodeid, params.get("flavour"))
     ROWS.append(recorder)
     request.node.dbcs_recorder = recorder
     return recorder

@@ -40,7 +40,7 @@ molecule: venv  ## molecule test --all
 reliability: venv  ## the reliability suite (writes docs/reliability.md)
 	@tools/test.sh reliability
 
-bench: venv  ## the bulk converge benchmark (prints a table; docs/performance.md)
+bench: venv  ## the bulk converge and the load benchmarks (print tables; docs/performance.md)
 	@tools/test.sh bench
 
 build: venv  ## build the collection tarball, install it offline, render its docs

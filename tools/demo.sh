@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main job (`make demo`): on this machine, start throwaway PostgreSQL and MariaDB and
 # the local API server in its 2.x dialect (127.0.0.1:8020, or a port the system picks when 8020 is taken), apply
-# playbooks/examples/connections.yml with playbooks/apply.yml (plan, apply, re-apply unchanged),
+# playbooks/examples/pipeline.yml with playbooks/apply.yml (plan; apply, the stream copying the shop's tables, and
+# the rows counted on both sides; re-apply: unchanged, nothing copied),
 # export the server with playbooks/export.yml, show the exported file, and stop everything it
 # started, by pid, also on failure or Ctrl-C. A service that fails to start prints its own error (the
 # end of its log) and what to do (tools/services.py).
@@ -67,7 +68,18 @@ run() {
   fi
 }
 
-echo "DBConvert Streams collection demo: declared connections applied to a local DBConvert Streams API server (2.x dialect)"
+echo "DBConvert Streams collection demo: a declared pipeline (connections and a stream) applied to a local DBConvert Streams API server (2.x dialect)"
+
+# The rows of each table of the stream, in the source (MariaDB) and the target (PostgreSQL), read directly.
+row_counts() {
+  local table source target
+  for table in customers orders order_items; do
+    source=$(mariadb --no-defaults --socket="$DBCS_MY_SOCKET" -u root -N -e "SELECT COUNT(*) FROM shop.$table")
+    target=$(runuser -u postgres -- "$(command -v psql || find /usr/lib/postgresql -name psql -path '*/bin/*' | sort -V | tail -n 1)" \
+      -X -q -t -A -h "$DBCS_PG_SOCKET_DIR" -p "$DBCS_PG_PORT" -d analytics -c "SELECT count(*) FROM sales.$table")
+    printf '%-12s MySQL shop: %6s   PostgreSQL analytics.sales: %6s\n' "$table" "$source" "$target"
+  done
+}
 
 say "Starting throwaway PostgreSQL and MariaDB on 127.0.0.1"
 services start-db "$state" >/dev/null
@@ -79,20 +91,27 @@ services start-server "$state" demo --port 8020 --api-version 2 >/dev/null
 eval "$(services env "$state" demo)"  # exports DBCS_API_URL and DBCS_API_KEY, which the modules read
 echo "    DBCS_API_URL=$DBCS_API_URL (DBCS_API_KEY: a random key, not shown)"
 
-say "The example: playbooks/examples/connections.yml"
+say "The example: playbooks/examples/pipeline.yml"
 "$root/tools/example-setup.sh" "$state" "$state/example"
 cd "$state/example"
-echo "    MySQL source 'shop', PostgreSQL target 'warehouse' with schemas sales and staging, 'legacy-crm' to delete;"
+echo "    MySQL source 'shop' (500 customers, 2,000 orders, 5,000 order lines), PostgreSQL target 'warehouse' with"
+echo "    schemas sales and staging, 'legacy-crm' to delete, and the load stream 'shop-to-warehouse' (run: finished);"
 echo "    its hosts and ports pointed at the throwaway databases, its passwords in vault_dbcs_passwords (vault.yml)"
 
-say "1. Plan: ansible-playbook playbooks/apply.yml -e @connections.yml -e @vault.yml --check --diff"
-run "$root/playbooks/apply.yml" -e @connections.yml -e @vault.yml --check --diff
+say "1. Plan: ansible-playbook playbooks/apply.yml -e @pipeline.yml -e @vault.yml --check --diff"
+run "$root/playbooks/apply.yml" -e @pipeline.yml -e @vault.yml --check --diff
 
-say "2. Apply: ansible-playbook playbooks/apply.yml -e @connections.yml -e @vault.yml"
-run "$root/playbooks/apply.yml" -e @connections.yml -e @vault.yml
+say "2. Apply: ansible-playbook playbooks/apply.yml -e @pipeline.yml -e @vault.yml (the stream runs to its end)"
+run "$root/playbooks/apply.yml" -e @pipeline.yml -e @vault.yml
+echo
+echo "    rows on both sides:"
+row_counts | indent
 
-say "3. Apply again: nothing to change, no write sent"
-run "$root/playbooks/apply.yml" -e @connections.yml -e @vault.yml
+say "3. Apply again: nothing to change, no write sent, nothing copied again"
+mark=$(wc -l <"$DBCS_REQUEST_LOG")
+run "$root/playbooks/apply.yml" -e @pipeline.yml -e @vault.yml
+echo "    requests: $(tail -n +$((mark + 1)) "$DBCS_REQUEST_LOG" | wc -l), of which writes (POST, PUT, DELETE):" \
+  "$(tail -n +$((mark + 1)) "$DBCS_REQUEST_LOG" | grep -c -E '"method": "(POST|PUT|DELETE)"' || true)"
 
 say "4. Export the server: ansible-playbook playbooks/export.yml -e dbcs_export_file=exported.yml"
 run "$root/playbooks/export.yml" -e dbcs_export_file="$state/example/exported.yml"
@@ -106,6 +125,6 @@ cat <<'EOF'
     export DBCS_API_URL=https://streams.example.com/api/v1
     export DBCS_API_KEY=...            # or -e dbcs_api_url=... -e dbcs_api_key=... from a vault file
     cp playbooks/examples/vault.example.yml vault.yml && ansible-vault encrypt vault.yml
-    ansible-playbook dbconvert.streams.apply -e @connections.yml -e @vault.yml --ask-vault-pass --check --diff
+    ansible-playbook dbconvert.streams.apply -e @pipeline.yml -e @vault.yml --ask-vault-pass --check --diff
     (then without --check to apply; dbconvert.streams.drift in CI; dbconvert.streams.export to adopt a server)
 EOF

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Prepare throwaway databases (python tools/services.py start-db DB_DIR) for playbooks/examples/connections.yml,
+# Prepare throwaway databases (python tools/services.py start-db DB_DIR) for playbooks/examples/pipeline.yml,
 # so that the example is applied as written except for where its databases are:
-#   - MariaDB: database `shop`, user `replicator`; PostgreSQL: role `streams` owning database `analytics`,
-#     each with a fresh random password;
-#   - OUT_DIR/connections.yml: the example with each host and port pointed at the throwaway server of its type;
+#   - MariaDB: database `shop` with sample data (500 customers, 2,000 orders, 5,000 order lines, related by
+#     foreign keys), user `replicator`; PostgreSQL: role `streams` owning database `analytics`, each with a
+#     fresh random password;
+#   - OUT_DIR/pipeline.yml: the example with each host and port pointed at the throwaway server of its type;
 #   - OUT_DIR/vault.yml (mode 0600): vault_dbcs_passwords with those passwords (the demo's stand-in for an
 #     encrypted vault file).
 #
@@ -27,6 +28,24 @@ CREATE USER IF NOT EXISTS 'replicator'@'%' IDENTIFIED BY '$shop_pw';
 ALTER USER 'replicator'@'%' IDENTIFIED BY '$shop_pw';
 GRANT ALL PRIVILEGES ON shop.* TO 'replicator'@'%';
 FLUSH PRIVILEGES;
+USE shop;
+CREATE TABLE IF NOT EXISTS customers (
+  id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(200) NOT NULL, created_at DATETIME NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+  id INT PRIMARY KEY, customer_id INT NOT NULL, ordered_at DATETIME NOT NULL, paid BOOLEAN NOT NULL,
+  total DECIMAL(10, 2) NOT NULL, FOREIGN KEY (customer_id) REFERENCES customers (id));
+CREATE TABLE IF NOT EXISTS order_items (
+  id INT PRIMARY KEY, order_id INT NOT NULL, sku VARCHAR(20) NOT NULL, quantity INT NOT NULL,
+  price DECIMAL(10, 2) NOT NULL, FOREIGN KEY (order_id) REFERENCES orders (id));
+INSERT IGNORE INTO customers
+  SELECT seq, CONCAT('Customer ', seq), CONCAT('customer', seq, '@example.com'), '2025-01-01' + INTERVAL seq HOUR
+  FROM seq_1_to_500;
+INSERT IGNORE INTO orders
+  SELECT seq, 1 + seq % 500, '2025-06-01' + INTERVAL seq * 7 MINUTE, seq % 5 <> 0, ROUND(5 + (seq * 37 % 1000) / 10, 2)
+  FROM seq_1_to_2000;
+INSERT IGNORE INTO order_items
+  SELECT seq, 1 + seq % 2000, CONCAT('SKU-', LPAD(seq % 97, 4, '0')), 1 + seq % 4, ROUND(1 + (seq * 13 % 500) / 10, 2)
+  FROM seq_1_to_5000;
 EOF
 
 psql_bin=$(command -v psql || find /usr/lib/postgresql -name psql -path '*/bin/*' | sort -V | tail -n 1)
@@ -46,7 +65,7 @@ vault_dbcs_passwords:
 EOF
 umask 022
 
-"$python" - "$root/playbooks/examples/connections.yml" "$out/connections.yml" <<'EOF'
+"$python" - "$root/playbooks/examples/pipeline.yml" "$out/pipeline.yml" <<'EOF'
 import os
 import sys
 
@@ -61,7 +80,7 @@ for conn in data["dbcs_connections"]:
     if conn.get("type") in where:
         conn["host"], conn["port"] = where[conn["type"]]
 with open(dest, "w") as handle:
-    handle.write("---\n# playbooks/examples/connections.yml with each host and port pointed at the throwaway "
+    handle.write("---\n# playbooks/examples/pipeline.yml with each host and port pointed at the throwaway "
                  "databases (tools/example-setup.sh).\n")
     yaml.safe_dump(data, handle, sort_keys=False, default_flow_style=False)
 EOF

@@ -48,11 +48,14 @@ step_lint() {
 }
 
 step_docs() {
-  local m rc=0
-  for m in $(cd "$root/plugins/modules" && ls ./*.py | sed 's#^\./##; s#\.py$##'); do
-    ansible-doc "dbconvert.streams.$m" >"$logs/ansible-doc-$m.txt" 2>&1 || { echo "ansible-doc $m failed" >&2; rc=1; continue; }
-    grep -q "^EXAMPLES:" "$logs/ansible-doc-$m.txt" && grep -q "^RETURN VALUES:" "$logs/ansible-doc-$m.txt" ||
-      { echo "ansible-doc $m: no EXAMPLES or RETURN VALUES" >&2; rc=1; }
+  local kind m rc=0
+  for kind in module lookup; do
+    for m in $(cd "$root/plugins/${kind/module/modules}" && ls ./*.py | sed 's#^\./##; s#\.py$##'); do
+      ansible-doc -t "$kind" "dbconvert.streams.$m" >"$logs/ansible-doc-$m.txt" 2>&1 || {
+        echo "ansible-doc $kind $m failed" >&2; rc=1; continue; }
+      grep -q "^EXAMPLES:" "$logs/ansible-doc-$m.txt" && grep -q "^RETURN VALUES:" "$logs/ansible-doc-$m.txt" ||
+        { echo "ansible-doc $kind $m: no EXAMPLES or RETURN VALUES" >&2; rc=1; }
+    done
   done
   return $rc
 }
@@ -157,17 +160,34 @@ step_build() {
   ansible-galaxy collection install --offline --force -p "$out/installed" "$out"/dbconvert-streams-*.tar.gz || return 1
   tar -tzf "$out"/dbconvert-streams-*.tar.gz | grep -E '^(server|tools|tests/output|\.venv)/' && {
     echo "the tarball carries files that must not ship" >&2; return 1; }
-  local m
-  for m in dbcs_connection dbcs_connections dbcs_connection_info dbcs_schema; do
-    [ -f "$root/plugins/modules/$m.py" ] || continue
+  local m installed=$out/installed/ansible_collections/dbconvert/streams
+  for m in $(cd "$installed/plugins/modules" && ls ./*.py | sed 's#^\./##; s#\.py$##'); do
     ANSIBLE_COLLECTIONS_PATH=$out/installed ansible-doc "dbconvert.streams.$m" >/dev/null || return 1
   done
+  for m in $(cd "$installed/plugins/lookup" && ls ./*.py | sed 's#^\./##; s#\.py$##'); do
+    ANSIBLE_COLLECTIONS_PATH=$out/installed ansible-doc -t lookup "dbconvert.streams.$m" >/dev/null || return 1
+  done
+  python "$root/tests/support/check_links.py" "$installed" "$root" || return 1
+  # The changelog records the releases before this version (antsibull-changelog release), not an empty list.
+  python - "$root" <<'EOF' || return 1
+import sys, yaml
+from packaging.version import Version
+root = sys.argv[1]
+version = Version(yaml.safe_load(open(root + "/galaxy.yml"))["version"])
+releases = sorted(Version(v) for v in (yaml.safe_load(open(root + "/changelogs/changelog.yaml")).get("releases") or {}))
+if not releases or releases[-1] > version:
+    sys.exit("changelogs/changelog.yaml records no release up to %s (releases: %s)" % (version, releases))
+print("changelog: releases %s recorded; galaxy.yml is at %s" % (", ".join(map(str, releases)), version))
+EOF
   echo "built and installed $(basename "$out"/dbconvert-streams-*.tar.gz); ansible-doc renders from the installed copy"
 }
 
 step_bench() {
   need_db || return 1
-  (cd "$root" && python tests/bench/bench.py)
+  local rc=0
+  (cd "$root" && python tests/bench/bench.py) || rc=1
+  (cd "$root" && python tests/bench/bench_load.py) || rc=1
+  return $rc
 }
 
 steps=("$@")

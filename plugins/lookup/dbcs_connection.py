@@ -88,9 +88,9 @@ class LookupModule(LookupBase):
             found = [info_view(find_one(by_name, by_id, term, "dbconvert.streams.dbcs_connection")) for term in terms]
         except (SpecError, DbcsApiError, ValueError) as exc:
             raise AnsibleError(str(exc))
+        for conn in found:
+            conn.pop("declared", None)  # the export's view; the lookup returns the connection as the server holds it
         if field is None:
-            for conn in found:
-                conn.pop("declared", None)
             return found
         missing = [conn.get("name") for conn in found if field not in conn]
         if missing:

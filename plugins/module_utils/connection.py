@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.kinds import (

@@ -56,11 +56,12 @@ UNKNOWN_OUTCOME_STATUSES = frozenset((500, 502, 503, 504))
 class DbcsApiError(Exception):
     """A request that did not succeed: what was being done, the HTTP status, the server's error."""
 
-    def __init__(self, action, status=None, error="", hint=""):
+    def __init__(self, action, status=None, error="", hint="", details=None):
         self.action = action
         self.status = status
         self.error = error
         self.hint = hint
+        self.details = details if isinstance(details, dict) else {}  # a 2.x error's {"field", "value"}
         super().__init__(self.message)
 
     @property
@@ -108,6 +109,14 @@ def _error_text(response):
         return response.reason or ""
     text = " ".join(text.split())
     return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _error_details(response):
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("details") if isinstance(body, dict) else None
 
 
 def _is_html(response, text):
@@ -292,7 +301,7 @@ class DbcsClient(object):
             # Every Connection API answers the session start: a 404 there means api_url points elsewhere.
             hint = "Check that api_url is the Connection API base URL, e.g. http://HOST:8020/api/v1"
         error_class = DbcsOutcomeUnknown if (method == "POST" and status in UNKNOWN_OUTCOME_STATUSES) else DbcsApiError
-        return error_class(action, status, _error_text(response), hint)
+        return error_class(action, status, _error_text(response), hint, details=_error_details(response))
 
     # -- connections -------------------------------------------------------------------------------
 
@@ -302,28 +311,32 @@ class DbcsClient(object):
         An answer that is neither is an error, never an empty list: a module that saw no connections would
         create duplicates, and purge would delete nothing while reporting success.
         """
-        action = "list connections"
-        items, total = self._page(self.call("GET", "/connections", action), action)
-        while total is not None and len(items) < total:
-            more, _total = self._page(self.call("GET", "/connections", action, params={"offset": len(items)}), action)
-            known = set(item.get("id") for item in items)
-            more = [item for item in more if item.get("id") not in known]
-            if not more:
-                raise DbcsApiError(action, error="the server listed %d of the %d connections it counts, and no more "
-                                                 "with ?offset=" % (len(items), total))
-            items.extend(more)
+        items = self._list_all("/connections", "list connections", "connections")
         if items:
             self._nested_seen = any(is_nested(item) for item in items)
         return [from_wire(item) for item in items]
 
-    def _page(self, body, action):
+    def _list_all(self, path, action, what):
+        """Every item of a list route: a bare array, or an envelope {"items", "total"} read page by page."""
+        items, total = self._page(self.call("GET", path, action), action, what)
+        while total is not None and len(items) < total:
+            more, _total = self._page(self.call("GET", path, action, params={"offset": len(items)}), action, what)
+            known = set(item.get("id") for item in items)
+            more = [item for item in more if item.get("id") not in known]
+            if not more:
+                raise DbcsApiError(action, error="the server listed %d of the %d %s it counts, and no more "
+                                                 "with ?offset=" % (len(items), total, what))
+            items.extend(more)
+        return items
+
+    def _page(self, body, action, what):
         if isinstance(body, list):
             return [item for item in body if isinstance(item, dict)], None
         if isinstance(body, dict) and isinstance(body.get("items"), list):
             total = body.get("total")
             return ([item for item in body["items"] if isinstance(item, dict)],
                     total if isinstance(total, int) and not isinstance(total, bool) else None)
-        raise DbcsApiError(action, error="the answer is neither a list of connections nor {\"items\": [...]}",
+        raise DbcsApiError(action, error="the answer is neither a list of %s nor {\"items\": [...]}" % what,
                            hint="Check that api_url is the API base URL, e.g. http://HOST:8020/api/v1")
 
     def get_connection(self, conn_id, missing_ok=False):
@@ -464,6 +477,126 @@ class DbcsClient(object):
                 raise
             return v1()
 
+    # -- stream configurations and runs (2.x) ------------------------------------------------------------
+
+    def require_streams(self):
+        """Streams are a 2.x API: a server that speaks v1 fails here, before any stream request, saying so."""
+        self.start_session()
+        if self.api_version == "1" or (self.api_version == "auto" and not self.install_id and self._nested_seen is False):
+            raise DbcsApiError("manage streams", error="this server speaks the v1 API, which has no stream configurations",
+                               hint="Streams need a DBConvert Streams 2.x server (2.0 or later); set api_version to 2 "
+                                    "only if the server is one")
+
+    def list_stream_configs(self):
+        return self._list_all("/stream-configs", "list stream configurations", "stream configurations")
+
+    def create_stream_config(self, body):
+        """POST a configuration and return its id. As for connections, a create whose outcome is unknown is
+        settled by reading the configurations back by name, never by sending it again blindly."""
+        action = "create stream configuration '%s'" % body.get("name")
+        attempt = 0
+        while True:
+            try:
+                return _id_of(self.call("POST", "/stream-configs", action, json=body), action, "stream configuration")
+            except DbcsOutcomeUnknown as unknown:
+                found = self._read_back_configs(body.get("name"), unknown)
+                if len(found) == 1:
+                    return found[0]
+                if found or attempt >= self.retries:
+                    raise
+            except DbcsApiError as exc:
+                if attempt and exc.status == 409:
+                    found = [c.get("id") for c in self.list_stream_configs() if c.get("name") == body.get("name")]
+                    if len(found) == 1:
+                        return found[0]
+                raise
+            attempt += 1
+            self._pause(attempt)
+
+    def _read_back_configs(self, name, unknown):
+        try:
+            return [config.get("id") for config in self.list_stream_configs() if config.get("name") == name]
+        except DbcsApiError as exc:
+            unknown.hint = ("Whether it was created is unknown: reading the configurations back failed too (HTTP %s: %s). "
+                            "Run the task again: it finds the configuration if it was created" % (exc.status, exc.error))
+            raise unknown
+
+    def update_stream_config(self, config_id, body):
+        self.call("PUT", "/stream-configs/%s" % config_id,
+                  "update stream configuration '%s' (%s)" % (body.get("name"), config_id), json=body)
+
+    def delete_stream_config(self, config_id, name=None):
+        self.call("DELETE", "/stream-configs/%s" % config_id, _about("delete stream configuration", config_id, name),
+                  expect=(200, 202, 204, 404))
+
+    def list_streams(self):
+        """Every run of the key: [{id, configId, status, created, finished?}]."""
+        return self._list_all("/streams", "list streams", "streams")
+
+    def stream_history(self, config_id, name=None):
+        body = self.call("GET", "/stream-configs/%s/history" % config_id,
+                         _about("read the run history of stream configuration", config_id, name))
+        return [entry for entry in (body if isinstance(body, list) else []) if isinstance(entry, dict)]
+
+    def stream_stats(self, stream_id):
+        body = self.call("GET", "/streams/%s/stats" % stream_id, "read the statistics of stream %s" % stream_id)
+        return body if isinstance(body, dict) else {}
+
+    def start_stream(self, config_id, name=None, known_runs=()):
+        """POST /stream-configs/{id}/start and return the new run's id.
+
+        A start is not safe to repeat. When its outcome is unknown (a reset, a timeout, a 5xx), the runs are read
+        back: a run of this configuration that `known_runs` (the ids seen before) does not hold is the one this
+        start made. Only when there is none is the start sent again, and a server that already runs the
+        configuration refuses a second run (409 naming the active run), which is then the answer.
+        """
+        action = _about("start stream configuration", config_id, name)
+        known = set(known_runs)
+        attempt = 0
+        while True:
+            try:
+                return _id_of(self.call("POST", "/stream-configs/%s/start" % config_id, action, expect=(200, 201, 202)),
+                              action, "stream")
+            except DbcsOutcomeUnknown as unknown:
+                try:
+                    new = [run for run in self.list_streams() if run.get("configId") == config_id and run.get("id") not in known]
+                except DbcsApiError as exc:
+                    unknown.hint = ("Whether it started is unknown: reading the runs back failed too (HTTP %s: %s); it is "
+                                    "not started again blindly. Run the task again" % (exc.status, exc.error))
+                    raise unknown
+                if new:
+                    return sorted(new, key=lambda run: (run.get("created") or 0, run.get("id") or ""))[-1]["id"]
+                if attempt >= self.retries:
+                    raise
+            except DbcsApiError as exc:
+                active = _active_ids(exc)
+                if exc.status == 409 and active:
+                    return active[0]  # a run of this configuration is active already: the one to follow
+                raise
+            attempt += 1
+            self._pause(attempt)
+
+    def act_on_stream(self, stream_id, verb, force=False):
+        """POST /streams/{id}/pause|resume|stop; the answer's status, or None when the run has ended already (409)."""
+        try:
+            # Safe to repeat: pausing a paused run, resuming a running one or stopping a stopped one changes nothing.
+            body = self.call("POST", "/streams/%s/%s" % (stream_id, verb), "%s stream %s" % (verb, stream_id),
+                             params={"force": "true"} if force else None, repeatable=True)
+        except DbcsApiError as exc:
+            if exc.status == 409 and exc.details.get("field") == "stream_state":
+                return None
+            raise
+        return body.get("status") if isinstance(body, dict) else None
+
+
+def _active_ids(exc):
+    """The active run ids a 409 on start names (details.value: a list, or ids separated by commas)."""
+    if exc.details.get("field") != "stream_state":
+        return []
+    value = exc.details.get("value")
+    ids = value if isinstance(value, list) else str(value or "").split(",")
+    return [str(run_id).strip() for run_id in ids if str(run_id).strip()]
+
 
 def _about(what, conn_id, name=None):
     """'test connection 'shop' (conn_...)', or with the id alone when the name is not known."""
@@ -475,10 +608,10 @@ def _segment(value):
     return quote(value, safe="")
 
 
-def _id_of(answer, action):
+def _id_of(answer, action, what="connection"):
     if isinstance(answer, dict) and answer.get("id"):
         return answer["id"]
-    raise DbcsApiError(action, error="the server's answer carries no connection id")
+    raise DbcsApiError(action, error="the server's answer carries no %s id" % what)
 
 
 def _reason(exc):

@@ -24,6 +24,8 @@ from ansible_collections.dbconvert.streams.plugins.module_utils.connection impor
     MissingReference, SpecError, assumed_warning, find_one, has_details, index_by_id, index_by_name, plan_changes,
     redact, secret_values)
 from ansible_collections.dbconvert.streams.plugins.module_utils.kinds import KINDS
+from ansible_collections.dbconvert.streams.plugins.module_utils.stream import (
+    ConnectionIndex, active_run, plan_stream_changes, runs_of, with_history)
 
 DEFAULT_API_URL = "http://127.0.0.1:8020/api/v1"
 
@@ -279,6 +281,67 @@ class DbcsModule(AnsibleModule):
                     pass
                 raise
             change.conn_id = new_id
+
+    # -- the reconcile path of stream configurations (dbcs_stream_config is a set of one) ----------------
+
+    def read_streams(self):
+        """(the server's configurations, a ConnectionIndex of its connections), in three requests on a 2.x server."""
+        self.client.require_streams()
+        connections = ConnectionIndex(self.read_connections())
+        return self.client.list_stream_configs(), connections
+
+    def read_runs(self, configs, runs=None):
+        """{config id: its runs, newest first, as run_view gives them}: one list of the runs, one history per
+        configuration that has runs (rows written, duration and the error come from the history)."""
+        runs = self.client.list_streams() if runs is None else runs
+        mine = dict((config["id"], runs_of(runs, config["id"])) for config in configs)
+        with_runs = [config for config in configs if mine[config["id"]]]
+        histories = self.map(lambda config: self.client.stream_history(config["id"], config.get("name")), with_runs)
+        result = dict((config["id"], []) for config in configs)
+        for config, history in zip(with_runs, histories):
+            result[config["id"]] = with_history(mine[config["id"]], history)
+        return result
+
+    def converge_stream_configs(self, specs, purge=False, force=False):
+        """Make the server hold the declared configurations: read once, plan, write only what differs.
+
+        A configuration with an active run is deleted only with `force` (its run is stopped at once first);
+        without it the whole task fails before any write. Returns (changes, failures, connections).
+        """
+        configs, connections = self.read_streams()
+        changes = plan_stream_changes(specs, configs, connections, purge=purge, check_mode=self.check_mode)
+        for warning in set(warning for change in changes for warning in change.warnings):
+            self.warn(warning)
+        deletes = [change for change in changes if change.action == "delete"]
+        runs = self.client.list_streams() if deletes else []
+        busy = dict((change.config_id, active_run(runs_of(runs, change.config_id))) for change in deletes)
+        blocked = [change.name for change in deletes if busy[change.config_id] and not force]
+        if blocked:
+            raise SpecError("stream configuration %s has an active run, and deleting it would end that run: stop the run "
+                            "first (dbconvert.streams.dbcs_stream with state stopped), or set force to stop it at once and "
+                            "delete" % ", ".join("'%s'" % name for name in blocked))
+        failures = []
+        if not self.check_mode:
+            client = self.client
+
+            def attempt(change):
+                try:
+                    if change.action == "create":
+                        change.config_id = client.create_stream_config(change.body)
+                    elif change.action == "update":
+                        client.update_stream_config(change.config_id, change.body)
+                    elif change.action == "delete":
+                        if busy.get(change.config_id):
+                            client.act_on_stream(busy[change.config_id]["id"], "stop", force=True)
+                        client.delete_stream_config(change.config_id, change.name)
+                except DbcsApiError as exc:
+                    change.failed = True
+                    return dict(name=change.name, action=change.action, msg=redact(exc.message, self.known_secrets))
+                return None
+
+            for phase in (("create", "update"), ("delete",)):
+                failures.extend(failure for failure in self.map(attempt, [c for c in changes if c.action in phase]) if failure)
+        return changes, failures, connections
 
 
 def create_and_confirm(create, listed, what):

@@ -60,8 +60,9 @@ def _database_fields(with_schema):
     ]
     if with_schema:
         # 2.x chooses the schema per stream: a connection has none there.
-        fields.append(Field("schema", "schema", None, hint="2.x chooses the schema per stream: remove schema from the "
-                                                        "connection, and create the schema with dbconvert.streams.dbcs_schema"))
+        fields.append(Field("schema", "schema", None,
+                            hint="2.x chooses the schema per stream: remove schema from the connection, and create the "
+                                 "schema with dbconvert.streams.dbcs_schema"))
     # TLS settings stay at the top level in both dialects; ssl.client_key is a secret (SSL_SECRET).
     fields.append(Field("ssl", "ssl", ("ssl",)))
     return fields

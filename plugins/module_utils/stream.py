@@ -18,7 +18,7 @@ import copy
 import re
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.connection import (
-    CONTROL_CHARACTER, SpecError, find_one, index_by_id, index_by_name)
+    CONTROL_CHARACTER, MissingReference, SpecError, assumed_warning, find_one, index_by_id, index_by_name, jinja_literal)
 
 MODES = ("load", "cdc")
 # The vendor's web client before April 2026 sent "convert" for a load: the same thing.
@@ -221,8 +221,17 @@ class ConnectionIndex(object):
         self.by_name = index_by_name(connections)
         self.by_id = index_by_id(connections)
 
-    def resolve(self, ref, option):
-        return find_one(self.by_name, self.by_id, ref, option)
+    def resolve(self, ref, option, check_mode=False):
+        """The connection `ref` names. In check mode, one that does not exist yet may be one an earlier task (or
+        the connections role) would create: then a stand-in that carries its name, and a warning to give."""
+        try:
+            return find_one(self.by_name, self.by_id, ref, option), None
+        except MissingReference:
+            if not check_mode:
+                raise
+            planned = {"id": "(planned) %s" % ref, "name": ref}
+            self.by_id[planned["id"]] = planned
+            return planned, assumed_warning(option, ref)
 
     def name_of(self, conn_id):
         conn = self.by_id.get(conn_id)
@@ -263,6 +272,7 @@ class StreamChange(object):
         self.changed_fields = list(changed_fields)
         self.config_id = current.get("id") if current else None
         self.failed = False
+        self.warnings = []              # what the plan had to assume (check mode)
 
     @property
     def changed(self):
@@ -325,11 +335,12 @@ def build_config_body(spec, base, resolved):
     return body
 
 
-def plan_stream_changes(specs, server_configs, connections, purge=False):
+def plan_stream_changes(specs, server_configs, connections, purge=False, check_mode=False):
     """Plan the changes that make the server hold the declared configurations.
 
     `server_configs` are the server's configurations, `connections` a ConnectionIndex of its connections.
-    Connection names are resolved to ids here: a missing connection fails before any write.
+    Connection names are resolved to ids here: a missing connection fails before any write (in check mode it is
+    taken to be one an earlier task would create, with a warning on the change).
     """
     by_name = {}
     for config in server_configs:
@@ -344,12 +355,13 @@ def plan_stream_changes(specs, server_configs, connections, purge=False):
         if spec.state == "absent":
             changes.append(StreamChange("delete" if current else "none", spec.name, spec, current))
             continue
-        resolved, conns = {}, {}
+        resolved, conns, warnings = {}, {}, []
         for side in ("source", "target"):
             key = "%s.connection" % side
             if key in spec.fields:
-                conn = connections.resolve(spec.fields[key], "%s%s" % (spec.where, key))
+                conn, warning = connections.resolve(spec.fields[key], "%s%s" % (spec.where, key), check_mode=check_mode)
                 resolved[key], conns[side] = conn["id"], conn
+                warnings += [warning] if warning else []
             elif current is not None:
                 conns[side] = connections.by_id.get(declared_value(current, _field(key)))
         spec.check_targets(conns.get("source"), conns.get("target"))
@@ -359,11 +371,13 @@ def plan_stream_changes(specs, server_configs, connections, purge=False):
                 raise SpecError("%sstream configuration '%s' does not exist yet: to create it, set %s" % (
                     spec.where, spec.name, ", ".join(missing)))
             body = build_config_body(spec, None, resolved)
-            changes.append(StreamChange("create", spec.name, spec, None, body, sorted(spec.fields)))
-            continue
-        changed = compare_config(spec, current, resolved)
-        body = build_config_body(spec, current, resolved) if changed else None
-        changes.append(StreamChange("update" if changed else "none", spec.name, spec, current, body, changed))
+            change = StreamChange("create", spec.name, spec, None, body, sorted(spec.fields))
+        else:
+            changed = compare_config(spec, current, resolved)
+            body = build_config_body(spec, current, resolved) if changed else None
+            change = StreamChange("update" if changed else "none", spec.name, spec, current, body, changed)
+        change.warnings = warnings
+        changes.append(change)
     if purge:
         declared = set(spec.name for spec in specs)
         for config in server_configs:
@@ -423,3 +437,90 @@ def run_view(run, stats=None, history=None):
     if "duration_s" not in view and run.get("created") and run.get("finished"):
         view["duration_s"] = run["finished"] - run["created"]
     return view
+
+
+# What a run state needs: the action plan_run returns, and the statuses waiting for it ends at.
+GOALS = {
+    "running": ("RUNNING",) + TERMINAL,
+    "paused": ("PAUSED",) + TERMINAL,
+    "stopped": TERMINAL,
+    "finished": TERMINAL,
+}
+
+
+def changed_since(config, run):
+    """True when the configuration changed after the run started, as far as the server lets a client tell: a
+    server that stamps configurations with `updated` says so; one that does not gives nothing to tell by."""
+    updated, started = config.get("updated"), run.get("created")
+    return isinstance(updated, (int, float)) and isinstance(started, (int, float)) and updated > started
+
+
+def plan_run(state, runs, config, force=False, accept=("FINISHED",)):
+    """What makes a configuration's runs match `state`: (action, run).
+
+    `runs` are the configuration's runs, newest first. The action is one of none, start, resume, pause, stop,
+    restart (stop the active run at once, then start) and wait (a run is active and will get there by itself);
+    `run` is the run it acts on or reports (None when there is none yet).
+
+    running: a run is active (a paused one is resumed). paused, stopped: act on the active run, if any.
+    finished: an active run is waited for (a paused one resumed); else nothing when the newest run ended in an
+    accepted status and the configuration has not changed since; else a new run. force: a new run regardless
+    (for running and finished), a stop at once (for stopped).
+    """
+    active = active_run(runs)
+    status = str(active.get("status") or "").upper() if active else None
+    newest = runs[0] if runs else None
+    if state in ("running", "finished") and active and force:
+        return "restart", active
+    if state == "running":
+        if status == "PAUSED":
+            return "resume", active
+        return ("none", active) if active else ("start", None)
+    if state == "paused":
+        return ("pause", active) if status in ("READY", "RUNNING") else ("none", active or newest)
+    if state == "stopped":
+        return ("stop", active) if active else ("none", newest)
+    if state == "finished":
+        if status == "PAUSED":
+            return "resume", active
+        if active:
+            return "wait", active
+        ended = str(newest.get("status") or "").upper() if newest else None
+        if newest and not force and ended in accept and not changed_since(config, newest):
+            return "none", newest
+        return "start", None
+    raise ValueError("unknown run state %r" % state)
+
+
+def find_config(configs, ref, option="config"):
+    """The single configuration `ref` (a name or an id) names; SpecError when none or several."""
+    by_id = [config for config in configs if config.get("id") == ref]
+    if by_id:
+        return normalise_config(by_id[0])
+    named = [config for config in configs if config.get("name") == ref]
+    if len(named) > 1:
+        raise SpecError("%s: %d stream configurations are named '%s' (ids %s); name one by its id" % (
+            option, len(named), ref, ", ".join(sorted(config["id"] for config in named))))
+    if not named:
+        raise MissingReference("%s: no stream configuration is named '%s' and none has that id" % (option, ref))
+    return normalise_config(named[0])
+
+
+def with_history(runs, history):
+    """The runs (newest first) with what their history entries add: rows written, duration, the error of a failed run."""
+    by_stream = dict((entry.get("streamId"), entry) for entry in history)
+    return [run_view(run, history=by_stream.get(run.get("id"))) for run in runs]
+
+
+def declared_config(config, connections):
+    """The options of dbcs_stream_config that make a server hold this configuration as it is: what export writes.
+    Connections by name; every string Ansible would template written so that templating gives it back."""
+    return _literal(config_view(config, connections, with_ids=False))
+
+
+def _literal(value):
+    if isinstance(value, dict):
+        return dict((key, _literal(inner)) for key, inner in value.items())
+    if isinstance(value, list):
+        return [_literal(inner) for inner in value]
+    return jinja_literal(value)

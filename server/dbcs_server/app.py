@@ -17,21 +17,27 @@ from dbcs_server.events import Broadcaster
 from dbcs_server.install import load_or_create_install_id
 from dbcs_server.kinds import drivers
 from dbcs_server.reqlog import RequestLog, RequestLogMiddleware
-from dbcs_server.routers import connections, databases, service, system, user, v1_only, v2_only
+from dbcs_server.routers import (
+    connections, databases, service, stream_configs, streams, system, user, v1_only, v2_only,
+)
 from dbcs_server.secrets_box import SecretBox, load_or_create_key
 from dbcs_server.settings import Settings
 from dbcs_server.store import DB_FILE, Store
+from dbcs_server.streams.runs import Runs
+from dbcs_server.streams.store import StreamStore
 from dbcs_server.wire import dialect_for
 
 API_PREFIX = "/api/v1"  # both dialects keep it
 MAX_BODY_BYTES = 1024 * 1024
 # The dialect's own routers first: 2.x's /connections/test must come before /connections/{id}.
-DIALECT_ROUTERS = {1: (v1_only,), 2: (system, v2_only)}
+DIALECT_ROUTERS = {1: (v1_only,), 2: (system, v2_only, stream_configs, streams)}
 SHARED_ROUTERS = (service, user, connections, databases)
 DESCRIPTIONS = {
     1: "The documented v1 API: flat connection fields. Every error is {\"error\": \"<text>\"}.",
     2: "The 2.x API: connection fields nested under spec.<kind>; every authenticated route needs X-API-Key"
-       " and X-Install-ID (GET /system/defaults). Every error is {\"error\", \"code\", \"details\"?}.",
+       " and X-Install-ID (GET /system/defaults). Every error is {\"error\", \"code\", \"details\"?}."
+       " Stream configurations and runs: load configurations really copy between mysql and postgresql"
+       " connections; cdc configurations are stored, not run.",
 }
 log = logging.getLogger("dbcs_server")
 
@@ -67,11 +73,18 @@ def create_app(settings: Settings) -> FastAPI:
     store = Store(settings.data_dir / DB_FILE, box, kinds=dialect.kinds)
     request_log = RequestLog(settings.request_log) if settings.request_log else None
     events = Broadcaster(settings.sse_heartbeat)
+    app_drivers = drivers(Limits(settings.db_timeout, settings.allowed_db_hosts))
+    stream_store = StreamStore(store)
+    runs = Runs(stream_store, store, app_drivers, events)
+    orphans = runs.recover()
+    if orphans:
+        log.warning("%d stream run(s) were active when the server stopped: now FAILED", len(orphans))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         events.bind(asyncio.get_running_loop())
         yield
+        await asyncio.to_thread(runs.shutdown)
         store.close()
         if request_log:
             request_log.close()
@@ -89,7 +102,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.dialect = dialect
     app.state.store = store
-    app.state.drivers = drivers(Limits(settings.db_timeout, settings.allowed_db_hosts))
+    app.state.drivers = app_drivers
+    app.state.streams = stream_store
+    app.state.runs = runs
     app.state.api_keys = tuple(key.encode("utf-8") for key in settings.api_keys)
     app.state.install_id = install_id
     app.state.events = events

@@ -1,13 +1,15 @@
 """What each kind of connection can do against the service it points at: one driver per kind.
 
 The routes call a driver through one interface (ping, databases, tables, create_schema,
-create_database) and never look at the connection's type; the registry in kinds.py says
-which driver serves which kind. The base Driver knows no service: its ping is a failed
-result saying the local server does not test that kind yet, and it has no databases.
+create_database, and for stream runs stream_source and stream_target) and never look at the
+connection's type; the registry in kinds.py says which driver serves which kind. The base
+Driver knows no service: its ping is a failed result saying the local server does not test
+that kind yet, it has no databases, and it can be neither a stream's source nor its target.
 
 Database drivers (PostgreSQL with psycopg 3, MySQL/MariaDB with PyMySQL) really connect, with a
 connect timeout (and, for MySQL, read/write timeouts) of `timeout` seconds; libpq rounds a
-timeout under 2 s up to 2 s. Certificates from `ssl` are written to 0600 files in a private
+timeout under 2 s up to 2 s. Connections for a stream run (streams/endpoints.py) have no
+statement timeout, longer read/write timeouts, transactions, and sessions in UTC. Certificates from `ssl` are written to 0600 files in a private
 temporary directory for the time of the call. Error messages never carry a secret: drivers can
 echo connection parameters, so messages are scrubbed of every secret the record holds.
 """
@@ -29,6 +31,7 @@ import pymysql
 from psycopg import sql
 
 from dbcs_server.record import Record
+from dbcs_server.streams.endpoints import MySQLSource, MySQLTarget, PgSource, PgTarget
 
 MYSQL_SYSTEM_DATABASES = {
     "information_schema": "MySQL system database (metadata views)",
@@ -60,6 +63,15 @@ MYSQL_NAME_MAX_CHARS = 64
 MYSQL_UNKNOWN_DATABASE = 1049
 MYSQL_DATABASE_EXISTS = 1007
 MYSQL_REFUSALS = {1044, 1102, 1227}  # access denied to the database, incorrect name, missing privilege
+LOAD_IO_TIMEOUT = 600  # seconds a stream run's MySQL connection waits on one read or write
+PG_LOAD_OPTIONS = "-c statement_timeout=0 -c TimeZone=UTC"
+STREAM_REFUSALS = {
+    "source": "a {kind} connection cannot be a stream source: the local server reads from mysql and postgresql",
+    "target": "a {kind} connection cannot be a stream target: the local server writes to mysql and postgresql"
+              " (files and object storage targets are not supported yet)",
+}
+# A paused run keeps its unbuffered read open: the server must not give up sending meanwhile.
+MYSQL_LOAD_SESSION = "SET SESSION time_zone = '+00:00', SESSION net_write_timeout = 86400"
 
 
 class ProbeError(Exception):
@@ -158,6 +170,25 @@ class Driver:
     def create_database(self, record: Record, name: str) -> None:
         raise self.no_databases()
 
+    def message(self, record: Record, exc: BaseException) -> str:
+        """An error of this driver's service as a message for the user, without the record's secrets."""
+        return scrub(describe(exc), record.secret_values(self.secret_paths))
+
+    def check_stream_endpoint(self, role: str, schema: str | None) -> None:
+        """ProbeRefused unless a connection of this kind can be a stream's `role` ("source" or "target") with
+        this schema; nothing is contacted."""
+        raise ProbeRefused(STREAM_REFUSALS[role].format(kind=self.kind))
+
+    def stream_source(self, record: Record, database: str, schema: str | None) -> Any:
+        """A stream's source in `database` (streams/endpoints.py), connected."""
+        self.check_stream_endpoint("source", schema)
+        raise NotImplementedError
+
+    def stream_target(self, record: Record, database: str, schema: str | None) -> Any:
+        """A stream's target in `database` (streams/endpoints.py), connected."""
+        self.check_stream_endpoint("target", schema)
+        raise NotImplementedError
+
 
 class FilesDriver(Driver):
     """A local directory: ping checks that basePath is a directory this process can write to."""
@@ -253,10 +284,14 @@ class SqlDriver(Driver):
         except Exception as exc:
             raise ProbeError(scrub(describe(exc), secrets)) from None
 
+    def check_stream_endpoint(self, role: str, schema: str | None) -> None:
+        return None
+
 
 class PostgresDriver(SqlDriver):
-    def open(self, target: Target, database: str) -> psycopg.Connection:
-        """A connection (close it with `with`); the certificate files are gone once it is made."""
+    def open(self, target: Target, database: str, load: bool = False) -> psycopg.Connection:
+        """A connection (close it with `with`); the certificate files are gone once it is made.
+        `load`: for a stream run (no statement timeout, transactions, UTC)."""
         timeout = self.limits.timeout
         with pem_files(target.ssl) as files:
             params: dict[str, Any] = {
@@ -269,17 +304,17 @@ class PostgresDriver(SqlDriver):
                 "sslmode": PG_SSLMODE[target.ssl["mode"]] if target.ssl else "prefer",
                 "passfile": os.devnull,
                 "application_name": "dbcs-server",
-                "options": f"-c statement_timeout={max(5000, int(timeout * 1000))}",
+                "options": PG_LOAD_OPTIONS if load else f"-c statement_timeout={max(5000, int(timeout * 1000))}",
             }
             for name, param in (("ca", "sslrootcert"), ("client_cert", "sslcert"), ("client_key", "sslkey")):
                 if name in files:
                     params[param] = files[name]
-            return psycopg.connect(autocommit=True, **params)
+            return psycopg.connect(autocommit=not load, **params)
 
-    def open_named(self, target: Target, database: str) -> psycopg.Connection:
+    def open_named(self, target: Target, database: str, load: bool = False) -> psycopg.Connection:
         """Connect to a database the request names: DatabaseMissing when it does not exist."""
         try:
-            return self.open(target, database)
+            return self.open(target, database, load)
         except psycopg.OperationalError as exc:
             if (database or PG_DEFAULT_DATABASE) == (target.database or PG_DEFAULT_DATABASE):
                 raise
@@ -353,10 +388,21 @@ class PostgresDriver(SqlDriver):
         with self.reporting(record) as target, self.open(target, target.database) as conn:
             self.create(conn, "DATABASE", name, f"database '{name}' already exists")
 
+    def stream_source(self, record: Record, database: str, schema: str | None) -> PgSource:
+        self.check_stream_endpoint("source", schema)
+        with self.reporting(record) as target:
+            return PgSource(self.open_named(target, database, load=True), schema)
+
+    def stream_target(self, record: Record, database: str, schema: str | None) -> PgTarget:
+        self.check_stream_endpoint("target", schema)
+        with self.reporting(record) as target:
+            return PgTarget(self.open_named(target, database, load=True), schema)
+
 
 class MySQLDriver(SqlDriver):
-    def open(self, target: Target, database: str | None) -> pymysql.connections.Connection:
-        """A connection (close it with `with`): DatabaseMissing when a database the request names does not exist."""
+    def open(self, target: Target, database: str | None, load: bool = False) -> pymysql.connections.Connection:
+        """A connection (close it with `with`): DatabaseMissing when a database the request names does not exist.
+        `load`: for a stream run (longer read and write timeouts, transactions, UTC)."""
         timeout = self.limits.timeout
         with pem_files(target.ssl) as files:
             try:
@@ -367,10 +413,11 @@ class MySQLDriver(SqlDriver):
                     password=target.password.encode("utf-8"),
                     database=database or None,
                     connect_timeout=timeout,
-                    read_timeout=timeout,
-                    write_timeout=timeout,
+                    read_timeout=LOAD_IO_TIMEOUT if load else timeout,
+                    write_timeout=LOAD_IO_TIMEOUT if load else timeout,
                     charset="utf8mb4",
-                    autocommit=True,
+                    autocommit=not load,
+                    init_command=MYSQL_LOAD_SESSION if load else None,
                     **mysql_tls_options(target.ssl, files),
                 )
             except pymysql.err.OperationalError as exc:
@@ -408,3 +455,26 @@ class MySQLDriver(SqlDriver):
                 if code in MYSQL_REFUSALS:
                     raise ProbeRefused(describe(exc)) from None
                 raise
+
+    def check_stream_endpoint(self, role: str, schema: str | None) -> None:
+        if schema:
+            raise ProbeRefused(f"a mysql {role} has no schemas: leave schema out (the database is the {role}'s)")
+
+    def stream_source(self, record: Record, database: str, schema: str | None) -> MySQLSource:
+        self.check_stream_endpoint("source", schema)
+        with self.reporting(record) as target:
+            return MySQLSource(self.open_named(target, database), database)
+
+    def stream_target(self, record: Record, database: str, schema: str | None) -> MySQLTarget:
+        self.check_stream_endpoint("target", schema)
+        with self.reporting(record) as target:
+            return MySQLTarget(self.open_named(target, database), database)
+
+    def open_named(self, target: Target, database: str) -> pymysql.connections.Connection:
+        """A stream run's connection to a database the configuration names: DatabaseMissing when it does not exist."""
+        try:
+            return self.open(target, database, load=True)
+        except pymysql.err.OperationalError as exc:
+            if exc.args and exc.args[0] == MYSQL_UNKNOWN_DATABASE:
+                raise DatabaseMissing(f"database '{database}' not found") from None
+            raise

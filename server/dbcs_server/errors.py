@@ -102,6 +102,13 @@ def _describe(error: dict[str, Any]) -> str:
     ctx = error.get("ctx") or {}
     if kind == "string_too_short":
         return f"{field} must not be empty" if ctx.get("min_length") == 1 else f"{field} is too short"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = ctx.get("ge", ctx.get("le"))
+        return f"{field} must be {bound} or {'more' if kind == 'greater_than_equal' else 'less'}"
+    if kind == "int_parsing":
+        return f"{field} must be a whole number"
+    if kind == "too_short":
+        return f"{field} must not be empty" if ctx.get("min_length") == 1 else f"{field} is too short"
     if kind == "string_too_long":
         return f"{field} must be at most {ctx.get('max_length')} characters"
     if kind == "literal_error":

@@ -12,6 +12,8 @@ from dbcs_server.errors import ApiError
 from dbcs_server.record import Record
 from dbcs_server.settings import Settings
 from dbcs_server.store import Store
+from dbcs_server.streams.runs import Runs
+from dbcs_server.streams.store import StreamStore
 
 
 async def _store(request: Request) -> Store:
@@ -26,9 +28,19 @@ async def _drivers(request: Request) -> dict[str, Driver]:
     return request.app.state.drivers
 
 
+async def _streams(request: Request) -> StreamStore:
+    return request.app.state.streams
+
+
+async def _runs(request: Request) -> Runs:
+    return request.app.state.runs
+
+
 StoreDep = Annotated[Store, Depends(_store)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DriversDep = Annotated[dict[str, Driver], Depends(_drivers)]
+StreamStoreDep = Annotated[StreamStore, Depends(_streams)]
+RunsDep = Annotated[Runs, Depends(_runs)]
 ConnectionId = Annotated[
     str,
     Path(

@@ -11,9 +11,12 @@ survives a crash of this process (not necessarily a power loss), without an fsyn
 Names are unique per owner through a UNIQUE index, so concurrent creates cannot both win.
 
 The layout is versioned with PRAGMA user_version. Version 1 is the first layout (one column
-per field, user_version 0); opening a data directory migrates it, in one transaction, to the
-current version. A store only shows the kinds it is opened with (a v1 server on a data
-directory a 2.x server wrote keeps its other connections, invisible to it).
+per field, user_version 0); version 2 keeps a connection's fields as a document; version 3 adds
+the tables of stream configurations and runs (stream_store.py), which reference connections:
+a connection a configuration uses cannot be deleted (ConnectionInUse, and a RESTRICT foreign key
+behind it). Opening a data directory migrates it, in one transaction, to the current version.
+A store only shows the kinds it is opened with (a v1 server on a data directory a 2.x server
+wrote keeps its other connections, invisible to it).
 """
 
 import json
@@ -33,7 +36,7 @@ from dbcs_server.secrets_box import SecretBox
 
 DB_FILE = "connections.sqlite3"
 NAME_MAX = 255
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 CONNECTIONS_TABLE = """
 CREATE TABLE {table} (
     id TEXT PRIMARY KEY,
@@ -46,11 +49,62 @@ CREATE TABLE {table} (
 )"""
 OWNER_NAME_INDEX = "CREATE UNIQUE INDEX connections_owner_name ON connections (owner, name)"
 COLUMNS = "id, name, kind, created, document, secrets"
+# Layout 3: stream configurations (their fields as a document), the connections each one uses, and
+# runs (a run's history entry is the run once it has ended).
+STREAM_TABLES = (
+    """CREATE TABLE stream_configs (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    document TEXT NOT NULL
+)""",
+    "CREATE UNIQUE INDEX stream_configs_owner_name ON stream_configs (owner, name)",
+    """CREATE TABLE stream_config_connections (
+    config_id TEXT NOT NULL REFERENCES stream_configs (id) ON DELETE CASCADE,
+    connection_id TEXT NOT NULL REFERENCES connections (id) ON DELETE RESTRICT,
+    PRIMARY KEY (config_id, connection_id)
+)""",
+    "CREATE INDEX stream_config_connections_connection ON stream_config_connections (connection_id)",
+    """CREATE TABLE stream_runs (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    config_id TEXT NOT NULL REFERENCES stream_configs (id) ON DELETE CASCADE,
+    status TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    finished INTEGER,
+    duration_ms INTEGER NOT NULL DEFAULT 0,
+    rows INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    progress TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    worker TEXT NOT NULL
+)""",
+    "CREATE INDEX stream_runs_owner ON stream_runs (owner, created)",
+    "CREATE INDEX stream_runs_config ON stream_runs (config_id, created)",
+)
+USED_BY = (
+    "SELECT DISTINCT c.name FROM stream_config_connections l JOIN stream_configs c ON c.id = l.config_id"
+    " WHERE l.connection_id = ? ORDER BY c.name"
+)
 
 
 class NameTaken(Exception):
     def __init__(self, name: str):
         super().__init__(f"a connection named '{name}' already exists")
+
+
+class ConnectionInUse(Exception):
+    """A stream configuration uses the connection: it cannot be deleted."""
+
+    def __init__(self, connection_id: str, configs: list[str]):
+        names = ", ".join(f"'{name}'" for name in configs)
+        super().__init__(
+            f"connection '{connection_id}' is used by the stream configuration{'s' if len(configs) > 1 else ''}"
+            f" {names}: delete them or point them at another connection first"
+        )
+        self.configs = configs
 
 
 class LayoutError(Exception):
@@ -68,13 +122,13 @@ class Store:
         self._kinds = kinds
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        self._db().execute("PRAGMA journal_mode=WAL")
+        self.db().execute("PRAGMA journal_mode=WAL")
         self._migrate()
         self._check_key()
 
     # -- the file --------------------------------------------------------------------------
 
-    def _db(self) -> sqlite3.Connection:
+    def db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
@@ -86,8 +140,8 @@ class Store:
         return db
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self.db()
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -99,7 +153,7 @@ class Store:
 
     def _migrate(self) -> None:
         """Bring the file to LAYOUT_VERSION in one transaction (two servers starting at once: one migrates)."""
-        with self._write() as db:
+        with self.transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version == 0 and db.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'connections'"
@@ -115,6 +169,9 @@ class Store:
                 db.execute(OWNER_NAME_INDEX)
             elif version == 1:
                 self._migrate_from_columns(db)
+            if version < 3:
+                for statement in STREAM_TABLES:
+                    db.execute(statement)
             db.execute(f"PRAGMA user_version = {LAYOUT_VERSION}")
 
     def _migrate_from_columns(self, db: sqlite3.Connection) -> None:
@@ -143,7 +200,7 @@ class Store:
 
     def _check_key(self) -> None:
         """Refuse a secret.key that cannot open what is stored (replaced or from another server)."""
-        row = self._db().execute("SELECT secrets FROM connections LIMIT 1").fetchone()
+        row = self.db().execute("SELECT secrets FROM connections LIMIT 1").fetchone()
         if row is not None:
             self._box.open(row[0])
 
@@ -156,7 +213,7 @@ class Store:
     def ready(self) -> bool:
         """Whether the file answers a read (GET /ready)."""
         try:
-            return self._db().execute("SELECT count(*) FROM connections").fetchone() is not None
+            return self.db().execute("SELECT count(*) FROM connections").fetchone() is not None
         except sqlite3.Error:
             return False
 
@@ -179,7 +236,7 @@ class Store:
         now = int(time.time())
         id_ = "conn_" + ksuid.new(now)
         try:
-            with self._write() as db:
+            with self.transaction() as db:
                 db.execute(
                     f"INSERT INTO connections (owner, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (owner, id_, record.name, record.type, now, *self._sealed(record)),
@@ -189,27 +246,27 @@ class Store:
         return Record.from_document(record.document(), name=record.name, type=record.type, id=id_, created=now)
 
     def list(self, owner: str, secrets: bool) -> list[Record]:
-        rows = self._db().execute(
+        rows = self.db().execute(
             f"SELECT {COLUMNS} FROM connections WHERE owner = ? AND {self._visible} ORDER BY created, rowid",
             (owner, *self._kinds),
         ).fetchall()
         return [self._record(row, secrets) for row in rows]
 
     def get(self, owner: str, id_: str, secrets: bool) -> Record | None:
-        row = self._db().execute(
+        row = self.db().execute(
             f"SELECT {COLUMNS} FROM connections WHERE owner = ? AND id = ? AND {self._visible}",
             (owner, id_, *self._kinds),
         ).fetchone()
         return self._record(row, secrets) if row else None
 
     def count(self, owner: str) -> int:
-        return self._db().execute(
+        return self.db().execute(
             f"SELECT count(*) FROM connections WHERE owner = ? AND {self._visible}", (owner, *self._kinds)
         ).fetchone()[0]
 
     def replace(self, owner: str, id_: str, record: Record) -> Record | None:
         try:
-            with self._write() as db:
+            with self.transaction() as db:
                 cursor = db.execute(
                     f"UPDATE connections SET name = ?, kind = ?, document = ?, secrets = ?"
                     f" WHERE owner = ? AND id = ? AND {self._visible}",
@@ -223,16 +280,21 @@ class Store:
         return Record.from_document(record.document(), name=record.name, type=record.type, id=id_, created=created)
 
     def delete(self, owner: str, id_: str) -> bool:
-        with self._write() as db:
-            return db.execute(
-                f"DELETE FROM connections WHERE owner = ? AND id = ? AND {self._visible}", (owner, id_, *self._kinds)
-            ).rowcount == 1
+        """False when the key has no such connection; ConnectionInUse when a stream configuration uses it."""
+        with self.transaction() as db:
+            if not db.execute(f"SELECT 1 FROM connections WHERE owner = ? AND id = ? AND {self._visible}",
+                              (owner, id_, *self._kinds)).fetchone():
+                return False
+            users = [name for (name,) in db.execute(USED_BY, (id_,))]
+            if users:
+                raise ConnectionInUse(id_, users)
+            return db.execute("DELETE FROM connections WHERE id = ?", (id_,)).rowcount == 1
 
     def clone(self, owner: str, id_: str) -> dict[str, Any] | None:
         """Copy every field (secrets too) under a new id and the first free '<name>-copy[-N]'."""
         now = int(time.time())
         new_id = "conn_" + ksuid.new(now)
-        with self._write() as db:
+        with self.transaction() as db:
             row = db.execute(
                 f"SELECT name FROM connections WHERE owner = ? AND id = ? AND {self._visible}",
                 (owner, id_, *self._kinds),

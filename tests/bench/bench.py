@@ -408,13 +408,18 @@ def write_doc(path, rows, sizes, dialects, load_at_start):
         targets(rows, dialects),
         DOC_END,
     ])
+    put_block(path, DOC_BEGIN, DOC_END, block)
+
+
+def put_block(path, begin, end, block):
+    """Write `block` (from `begin` to `end`) into the file at path: in place of the old one, else at its end."""
     text = ""
     if os.path.exists(path):
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-    if DOC_BEGIN in text and DOC_END in text:
-        head, rest = text.split(DOC_BEGIN, 1)
-        text = head + block + rest.split(DOC_END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = text or "# Performance: converging many connections\n\n"
         text = text.rstrip("\n") + "\n\n" + block + "\n"

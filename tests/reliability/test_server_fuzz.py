@@ -2,8 +2,9 @@
 
 schemathesis against the OpenAPI document the server serves, in each dialect (v1 and 2.x), with
 every check, the dialect's exact error shape and a read-back of every accepted write
-(tests/support/schemathesis_runner.py, the same runs as the bounded ones in tests/server): at
-least 2,000 generated cases per dialect.
+(tests/support/schemathesis_runner.py, the same runs as the bounded ones in tests/server; 2.x also
+the stream routes with a real configuration, run and source): at least 2,000 generated cases per
+dialect.
 DBCS_RELIABILITY_SCHEMATHESIS_MAX_EXAMPLES sets the cases per operation of both (default 200 for
 v1, about 2,400 cases; 60 for 2.x, whose operations take more varied input); more is a larger run.
 """
@@ -36,7 +37,7 @@ def test_schemathesis_large_run(report, databases, scratch, tmp_path, api_versio
     finally:
         server.stop()
     print("\n" + outcome.summary())
-    everything, probes = outcome.runs
+    everything, probes, *streams = outcome.runs  # 2.x: the stream-routes run third
     dialect = "2.x" if api_version == 2 else "v1"
     shape = '{"error": str, "code"?: str, "details"?: {field, value?}}' if api_version == 2 else '{"error": str}'
     report.row(
@@ -47,12 +48,15 @@ def test_schemathesis_large_run(report, databases, scratch, tmp_path, api_versio
         f"{examples} examples per operation: all {everything.tested} operations (the never-ending log stream"
         " aside) through examples, coverage, fuzzing and stateful phases; then the"
         f" {probes.tested} database routes on a real PostgreSQL connection (fuzzed schema and database names"
-        " really created)",
-        f"{outcome.cases} cases run ({everything.cases} + {probes.cases}), {outcome.failures} with failures,"
+        " really created)" + (f"; then the {streams[0].tested} stream routes (DELETE aside) with a real stream"
+                              " configuration, run and source (generated configurations pointed at it)" if streams else ""),
+        f"{outcome.cases} cases run ({' + '.join(str(run.cases) for run in outcome.runs)}), {outcome.failures} with failures,"
         f" {outcome.errors} errors, in {outcome.elapsed:.0f} s; the server answered {outcome.requests} requests,"
         f" {outcome.error_answers} of them errors (each held to the exact shape); 5xx: {outcome.documented_503}"
         f" documented 503s of database routes, {outcome.other_5xx} others; {outcome.schemas_created} schemas and"
-        f" {outcome.databases_created} databases created (the databases dropped afterwards)",
+        f" {outcome.databases_created} databases created (the databases dropped afterwards)"
+        + (f"; {outcome.stream_cases} requests to the stream routes, {outcome.stream_configs_written} stream"
+           f" configurations written, {outcome.runs_started} runs started" if streams else ""),
     )
     if not CHOSEN:
         assert outcome.cases >= MIN_CASES, f"only {outcome.cases} cases: raise DEFAULT_EXAMPLES"

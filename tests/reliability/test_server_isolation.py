@@ -7,14 +7,17 @@ parameters, query parameters, headers or body this test cannot fill fails it, lo
 
 The victim key owns a real PostgreSQL and a real MariaDB connection (with a table each, so that
 ping, databases, tables and schemas would answer with real data if a check were missing) and one
-with a sealed ssl.client_key (2.x: also an s3 connection with a sealed secretKey). The attacker
+with a sealed ssl.client_key (2.x: also an s3 connection with a sealed secretKey, and a stream
+configuration copying its MariaDB table into its PostgreSQL database, with a finished run). The attacker
 key, session started, owns one connection of its own. For every documented operation it sends a
 valid request: on a route with a connection id, the victim's ids and hostile id forms (other case,
 SQL and LIKE wildcards); the victim's database as {db}; a body that would be accepted (a
 connection object named like the victim's, a new schema or database name); the optional query
 parameters set to the victim's database, name or schema; required headers as the document says
 (2.x: X-Confirm-Delete: true). Then:
-  - a route with an id answers 404 {"error": "connection '<id>' not found"};
+  - a route with an id answers 404 {"error": "connection '<id>' not found"} (stream configuration
+    and stream routes: "stream configuration '<id>'", "stream '<id>'"), and a new stream
+    configuration naming the victim's connections is refused as naming unknown ones;
   - no answer carries anything of the victim's (names, ids not sent, passwords, client key,
     database and table names, key);
   - afterwards the victim's connections are exactly as before, no schema was created in its
@@ -25,6 +28,7 @@ Methods the document does not list for a path are sent too: 405 {"error"}, nothi
 
 import base64
 import secrets
+import time
 from collections import Counter
 from typing import Any
 from urllib.parse import quote
@@ -100,13 +104,54 @@ class Scene:
         self.victim_names = [body["name"] for body in bodies]
         assert self.victim.post(f"/connections/{self.victim_ids[0]}/ping").status_code == 200  # reachable
         self.attacker_own = self.attacker.create(server.wire(connection_spec(f"attacker-own-{token}")))["id"]
+        self.config_ids: list[str] = []
+        self.stream_ids: list[str] = []
+        if server.api_version == 2:
+            self.start_stream(f"victim-stream-{token}")
+
+    def stream_body(self, name: str) -> dict[str, Any]:
+        """A stream configuration of the victim's MariaDB table into its PostgreSQL database."""
+        return {"name": name, "mode": "load",
+                "source": {"connections": [{"connectionId": self.victim_ids[1], "database": self.database,
+                                            "tables": [{"name": self.table}]}]},
+                "target": {"id": self.victim_ids[0],
+                           "spec": {"db": {"database": self.database, "schema": "copy_" + self.table}}}}
+
+    def start_stream(self, name: str) -> None:
+        created = self.victim.post("/stream-configs", json=self.stream_body(name))
+        assert created.status_code == 201, created.text
+        self.config_ids.append(created.json()["id"])
+        self.markers.add(name)
+        started = self.victim.post(f"/stream-configs/{self.config_ids[0]}/start").json()["id"]
+        deadline = time.monotonic() + 30
+        while self.victim.get(f"/streams/{started}/stats").json()["status"] != "FINISHED":
+            assert time.monotonic() < deadline, "the victim's stream did not finish"
+            time.sleep(0.05)
+        self.stream_ids.append(started)
+
+    def ids_of(self, path: str) -> list[str]:
+        """The victim's ids of the kind the path takes."""
+        if path.startswith("/api/v1/stream-configs"):
+            return self.config_ids
+        if path.startswith("/api/v1/streams"):
+            return self.stream_ids
+        return self.victim_ids
 
     def code(self, code: str) -> dict[str, str]:
         """The code member of an error answer: 2.x has one, v1 none."""
         return {"code": code} if self.server.api_version == 2 else {}
 
     def snapshot(self) -> dict[str, Any]:
+        streams = {}
+        if self.server.api_version == 2:
+            streams = {
+                "victim_streams": [self.victim.get("/stream-configs").json(), self.victim.get("/streams").json()]
+                + [self.victim.get(f"/stream-configs/{c}/history").json() for c in self.config_ids]
+                + [self.victim.get(f"/streams/{s}/stats").json() for s in self.stream_ids],
+                "attacker_streams": [self.attacker.get("/stream-configs").json(), self.attacker.get("/streams").json()],
+            }
         return {
+            **streams,
             "victim": self.victim.get("/connections").json(),
             "victim_one": [self.victim.get(f"/connections/{id_}").json() for id_ in self.victim_ids],
             "victim_configs": self.victim.get("/user/configs").json(),
@@ -123,7 +168,8 @@ class Scene:
 
     def leaks(self, response: requests.Response, sent: str) -> list[str]:
         """The victim's values in an answer, less those the attacker sent itself (echoes are no leak)."""
-        return [m for m in self.markers | set(self.victim_ids) if m in response.text and m not in sent]
+        ids = set(self.victim_ids) | set(self.config_ids) | set(self.stream_ids)
+        return [m for m in self.markers | ids if m in response.text and m not in sent]
 
 
 def id_forms(victim_id: str) -> list[str]:
@@ -146,6 +192,9 @@ def body_for(operation: dict[str, Any], scene: Scene) -> dict[str, Any]:
         return {"json": scene.server.wire(connection_spec(scene.victim_names[0]))}
     if model == "SqlLoggingIn":
         return {"json": {"sqlCaptureMode": "minimal"}}
+    if model == "StreamConfigIn":
+        # The victim's configuration, as the attacker would send it: named like it, naming its connections.
+        return {"json": scene.stream_body(scene.victim_names[0])}
     if json_schema.get("type") == "string":  # a schema's or a database's name
         return {"json": "iso_" + secrets.token_hex(4)}
     raise AssertionError(f"no rule for a request body of {sorted(content)} ({model}): teach body_for() about it")
@@ -154,7 +203,7 @@ def body_for(operation: dict[str, Any], scene: Scene) -> dict[str, Any]:
 def query_for(operation: dict[str, Any], scene: Scene) -> dict[str, Any]:
     """The optional query parameters, each set to something of the victim's."""
     values = {"database": scene.database, "search": scene.victim_names[0], "schemas": ["public", "sales"],
-              "include_system": "true"}
+              "include_system": "true", "limit": 5, "offset": 0, "force": "true"}
     query = {}
     for parameter in operation.get("parameters", []):
         if parameter["in"] == "query":
@@ -195,11 +244,14 @@ def send(session: requests.Session, method: str, url: str, operation: dict[str, 
 
 def unchanged(scene: Scene, before: dict[str, Any], after: dict[str, Any], label: str) -> list[str]:
     problems = []
-    for part in ("victim", "victim_one", "victim_configs", "pg_schemas", "databases"):
+    for part in ("victim", "victim_one", "victim_configs", "pg_schemas", "databases", "victim_streams"):
+        if part not in before:
+            continue
         if before[part] != after[part]:
             problems.append(f"{label}: the victim's {part} changed: {before[part]} -> {after[part]}")
-    if after["attacker"] != before["attacker"]:
-        problems.append(f"{label}: the attacker's own connections changed: {before['attacker']} -> {after['attacker']}")
+    for part in ("attacker", "attacker_streams"):
+        if after.get(part) != before.get(part):
+            problems.append(f"{label}: the attacker's own {part} changed: {before.get(part)} -> {after.get(part)}")
     return problems
 
 
@@ -217,10 +269,11 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
         query = query_for(operation, scene)
         headers = headers_for(operation)
         path = path.replace("{db}", quote(scene.database, safe=""))
-        ids = list(dict.fromkeys(i for v in scene.victim_ids for i in id_forms(v))) if "{id}" in path else [None]
+        victim_ids = scene.ids_of(path)
+        ids = list(dict.fromkeys(i for v in victim_ids for i in id_forms(v))) if "{id}" in path else [None]
         if "{id}" in path and method == "get":
             # The control: the owner gets an answer on this route, so the attacker's 404 means something.
-            control = scene.victim.get(path.removeprefix("/api/v1").replace("{id}", scene.victim_ids[0]), params=query)
+            control = scene.victim.get(path.removeprefix("/api/v1").replace("{id}", victim_ids[0]), params=query)
             tally["controls"] += 1
             if control.status_code != 200:
                 problems.append(f"control: the owner's {method.upper()} {path} answered {control.status_code} {control.text[:200]}")
@@ -234,13 +287,15 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
                                 params=query if with_query else None, headers=headers, **body)
                 label = f"{method.upper()} {path} id={sent_id!r} query={with_query}"
                 tally["requests"] += 1
-                leaked = scene.leaks(response, f"{sent_id} {body}")
+                leaked = scene.leaks(response, f"{sent_id} {body} {query if with_query else ''}")  # echoes: no leak
                 if leaked:
                     tally["leaks"] += 1
                     problems.append(scene.redact(f"{label}: {response.status_code} carries the victim's {leaked}"))
                 if sent_id is not None:
                     tally["id requests"] += 1
-                    expected = {"error": f"connection '{sent_id}' not found", **scene.code("NOT_FOUND")}
+                    what = {"/api/v1/stream-configs": "stream configuration", "/api/v1/streams": "stream"}.get(
+                        path.split("/{id}")[0], "connection")
+                    expected = {"error": f"{what} '{sent_id}' not found", **scene.code("NOT_FOUND")}
                     if response.status_code == 404 and response.json() == expected:
                         tally["404"] += 1
                     else:
@@ -252,6 +307,13 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
                     else:
                         assert scene.attacker.delete(f"/connections/{response.json()['id']}",
                                                      headers={"X-Confirm-Delete": "true"}).status_code == 204
+                elif method == "post" and path.endswith("/stream-configs"):
+                    # The victim's connections are unknown to the attacker.
+                    unknown = scene.victim_ids[0]
+                    if response.status_code != 400 or response.json() != {
+                            "error": f"connection '{unknown}' not found", "code": "VALIDATION_ERROR",
+                            "details": {"field": "target.id", "value": unknown}}:
+                        problems.append(f"{label}: {response.status_code} {response.text[:300]}")
                 elif path.endswith("/connections/test"):
                     # A test of the attacker's own (unreachable) settings: a ping result, nothing else.
                     if response.status_code not in (200, 503) or set(response.json()) - {"ping", "error"}:
@@ -278,7 +340,7 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
         undocumented = [m for m in METHODS if m not in item]
         for method in undocumented:
             before = scene.snapshot()
-            url = base + path.replace("{id}", scene.victim_ids[0]).replace("{db}", quote(scene.database, safe=""))
+            url = base + path.replace("{id}", scene.ids_of(path)[0]).replace("{db}", quote(scene.database, safe=""))
             response = scene.attacker.session.request(method.upper(), url, timeout=30)
             tally["undocumented methods"] += 1
             tally["requests"] += 1
@@ -288,7 +350,7 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
                 tally["405"] += 1
             else:
                 problems.append(f"{label}: {response.status_code} {response.text[:300]}")
-            leaked = scene.leaks(response, scene.victim_ids[0])
+            leaked = scene.leaks(response, scene.ids_of(path)[0])
             tally["leaks"] += bool(leaked)
             problems += [f"{label}: carries {leak}" for leak in leaked]
             changes = unchanged(scene, before, scene.snapshot(), label)
@@ -299,7 +361,8 @@ def test_a_key_never_sees_another_keys_data_on_any_route(server, databases, scra
         f"one API key against another key's data, on every route of the served OpenAPI document; server {server.flavour}",
         f"{tally['operations']} documented operations (routes x methods): {tally['id operations']} with a connection"
         f" id, each with {tally['ids per route']} ids: the victim's {len(scene.victim_ids)} (real PostgreSQL, real"
-        f" MariaDB, sealed ssl key{', sealed s3 secretKey' if server.api_version == 2 else ''}),"
+        f" MariaDB, sealed ssl key{', sealed s3 secretKey' if server.api_version == 2 else ''}; stream routes: its"
+        f" stream configuration's and run's ids),"
         f" each also lower- and upper-cased and with a % wildcard, and 3 hostile ones (SQL, LIKE, glob), with and"
         f" without the optional query parameters; {tally['operations without id']} without an id; plus"
         f" {tally['undocumented methods']} undocumented path x method pairs; {tally['requests']} requests as the other key;"

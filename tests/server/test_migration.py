@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from dbcs_server.secrets_box import SecretBox, load_or_create_key
-from server_helpers import ServerProcess, items
+from server_helpers import ServerProcess, connection_spec, items, nested
 from test_storage import all_bytes, run_cli
 
 # The first layout, as its store.py created it (user_version stayed 0).
@@ -102,7 +102,9 @@ def test_the_first_layout_opens_with_every_connection_and_secret_in_v1(old_direc
         proc.stop()
     db = sqlite3.connect(proc.data_dir / "connections.sqlite3")
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} == {
+            "connections", "stream_configs", "stream_config_connections", "stream_runs"}
         columns = [row[1] for row in db.execute("PRAGMA table_info(connections)")]
         assert columns == ["id", "owner", "name", "kind", "created", "document", "secrets"]
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -129,7 +131,7 @@ def test_the_first_layout_opens_in_2x_and_stays_migrated(old_directory):
         shop = next(c for c in listed if c["name"] == "shop")
         assert shop["spec"]["database"] == {"host": "my.example", "port": 3306, "username": "shop",
                                             "password": rows[keys[0]][0]["password"]}
-        proc.restart()  # the second start finds layout 2: nothing to migrate
+        proc.restart()  # the second start finds layout 3: nothing to migrate
         assert len(items(proc.api(keys[0], session=False).get("/connections").json())) == 2
     finally:
         proc.stop()
@@ -148,7 +150,7 @@ def test_a_layout_from_a_newer_server_is_refused(tmp_path):
     db.close()
     result = run_cli("--data-dir", str(data), env={"DBCS_API_KEYS": "k"})
     assert result.returncode == 2
-    assert "has storage layout 99; this dbcs-server knows layouts up to 2" in result.stderr
+    assert "has storage layout 99; this dbcs-server knows layouts up to 3" in result.stderr
 
 
 def test_a_wrong_key_file_stops_the_migration_and_changes_nothing(old_directory):
@@ -165,5 +167,35 @@ def test_a_wrong_key_file_stops_the_migration_and_changes_nothing(old_directory)
         assert db.execute("PRAGMA user_version").fetchone()[0] == 0
         assert "password" in [row[1] for row in db.execute("PRAGMA table_info(connections)")]
         assert db.execute("SELECT count(*) FROM connections").fetchone()[0] == 3
+    finally:
+        db.close()
+
+
+def test_the_second_layout_gets_the_stream_tables_and_keeps_its_connections(tmp_path):
+    """A data directory of layout 2 (connections only, before stream configurations) is migrated to layout 3."""
+    proc = ServerProcess(tmp_path, key_count=1, api_version=2)
+    proc.start()
+    api = proc.api(proc.key, session=False)
+    created = api.create(nested(connection_spec("kept")))
+    before = api.get("/connections").json()
+    proc.stop()
+    db = sqlite3.connect(proc.data_dir / "connections.sqlite3")
+    for table in ("stream_runs", "stream_config_connections", "stream_configs"):
+        db.execute(f"DROP TABLE {table}")
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    proc.start()
+    try:
+        api = proc.api(proc.key, session=False)
+        assert api.get("/connections").json() == before
+        assert api.get("/stream-configs").json() == {"items": [], "total": 0, "filtered": 0}
+        assert api.get(f"/connections/{created['id']}").status_code == 200
+    finally:
+        proc.stop()
+    db = sqlite3.connect(proc.data_dir / "connections.sqlite3")
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
     finally:
         db.close()

@@ -2,8 +2,9 @@
 
 The runs, the checks and what is expected of them are in tests/support/schemathesis_runner.py,
 shared with the large runs of the reliability suite (tests/reliability/test_server_fuzz.py).
-Here: at least 2,000 cases per dialect. v1's operations have fewer inputs to vary, so it takes
-more examples per operation for as many cases. DBCS_SCHEMATHESIS_MAX_EXAMPLES sets the examples
+Here: at least 2,000 cases per dialect, and in 2.x at least 2,000 requests to the stream routes
+(the runner's third run, with a real configuration, run and source). v1's operations have fewer
+inputs to vary, so it takes more examples per operation for as many cases. DBCS_SCHEMATHESIS_MAX_EXAMPLES sets the examples
 per operation of both (and lifts the floor).
 """
 

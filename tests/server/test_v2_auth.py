@@ -32,9 +32,23 @@ ROUTES = [
     ("POST", "/connections/{id}/databases", "name"),
     ("GET", "/connections/{id}/databases/{db}/tables", None),
     ("POST", "/connections/{id}/databases/{db}/schemas", "name"),
+    ("GET", "/stream-configs", None),
+    ("POST", "/stream-configs", "stream"),
+    ("GET", "/stream-configs/{id}", None),
+    ("PUT", "/stream-configs/{id}", "stream"),
+    ("DELETE", "/stream-configs/{id}", None),
+    ("PUT", "/stream-configs/{id}/clone", None),
+    ("POST", "/stream-configs/{id}/start", None),
+    ("GET", "/stream-configs/{id}/history", None),
+    ("GET", "/streams", None),
+    ("GET", "/streams/{id}/stats", None),
+    ("POST", "/streams/{id}/pause", None),
+    ("POST", "/streams/{id}/resume", None),
+    ("POST", "/streams/{id}/stop", None),
 ]
 PUBLIC = [("GET", "/health"), ("GET", "/ready"), ("GET", "/system/defaults"), ("GET", "/openapi.json")]
-ID_ROUTES = [r for r in ROUTES if "{id}" in r[1]]
+# The connection routes with an id (the stream routes' ids: test_streams_isolation.py).
+ID_ROUTES = [r for r in ROUTES if r[1].startswith("/connections/{id}")]
 
 
 def send(client: Api, method: str, path: str, body: str | None, id_: str = DUMMY_ID, database: str = "app"):
@@ -45,6 +59,9 @@ def send(client: Api, method: str, path: str, body: str | None, id_: str = DUMMY
         kwargs["json"] = "sales"
     elif body == "logging":
         kwargs["json"] = {"sqlCaptureMode": "minimal"}
+    elif body == "stream":
+        kwargs["json"] = {"name": "s", "mode": "load", "source": {"connections": [{"connectionId": id_}]},
+                          "target": {"id": id_, "spec": {"db": {"database": database}}}}
     return client.request(method, path.replace("{id}", id_).replace("{db}", database), **kwargs)
 
 

@@ -27,6 +27,19 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/v1/connections/{id}/databases"),
     ("get", "/api/v1/connections/{id}/databases/{db}/tables"),
     ("post", "/api/v1/connections/{id}/databases/{db}/schemas"),
+    ("get", "/api/v1/stream-configs"),
+    ("post", "/api/v1/stream-configs"),
+    ("get", "/api/v1/stream-configs/{id}"),
+    ("put", "/api/v1/stream-configs/{id}"),
+    ("delete", "/api/v1/stream-configs/{id}"),
+    ("put", "/api/v1/stream-configs/{id}/clone"),
+    ("post", "/api/v1/stream-configs/{id}/start"),
+    ("get", "/api/v1/stream-configs/{id}/history"),
+    ("get", "/api/v1/streams"),
+    ("get", "/api/v1/streams/{id}/stats"),
+    ("post", "/api/v1/streams/{id}/pause"),
+    ("post", "/api/v1/streams/{id}/resume"),
+    ("post", "/api/v1/streams/{id}/stop"),
 }
 PUBLIC = {"/api/v1/health", "/api/v1/ready", "/api/v1/system/defaults", "/api/v1/logs/stream"}
 

@@ -1,5 +1,6 @@
 """schemathesis hooks (loaded through SCHEMATHESIS_HOOKS by schemathesis_runner): two checks of our own,
-for the dialect in DBCS_FUZZ_API_VERSION (1 or 2).
+for the dialect in DBCS_FUZZ_API_VERSION (1 or 2), and the generated stream configurations pointed at a
+real source (DBCS_FUZZ_STREAM_SOURCE).
 
 - error_body_is_exactly_error: the document describes the error bodies, but it cannot say "and
   nothing else" for an answer it does not list; this holds every error answer to the dialect's
@@ -7,8 +8,14 @@ for the dialect in DBCS_FUZZ_API_VERSION (1 or 2).
   "value"?}}. The one documented exception is a failed ping (or /connections/test), whose 503
   answer is {"ping": "failed", "error": "<text>"}.
 - stored_as_sent: no built-in check reads a write back; this one reads every accepted create and
-  full replace (with the same X-API-Key and X-Install-ID) and compares it with what was sent,
-  normalised by the rules server/README.md states for the dialect.
+  full replace of a connection or a stream configuration (with the same X-API-Key and X-Install-ID)
+  and compares it with what was sent, normalised by the rules server/README.md states for the dialect.
+- point_streams_at_the_source (map_body of POST and PUT /stream-configs): when DBCS_FUZZ_STREAM_SOURCE
+  holds {"connection", "database", "schema", "table"} (the stream-routes run), the generated
+  configuration's connections become that real PostgreSQL connection, its source database, schema and
+  target database those (a target schema equal to the source's becomes fuzz_copy), and the tables it
+  lists that table (only values of the right type are replaced: negative cases stay negative), so that fuzzing gets past "unknown connection" into the
+  checks against the source database, and the configurations it writes really run when started.
 """
 
 import json
@@ -21,6 +28,10 @@ API_VERSION = int(os.environ.get("DBCS_FUZZ_API_VERSION", "1"))
 IGNORED_FIELDS = ("id", "created", "databasesInfo", "status", "cloud_provider")
 FLAT_FIELDS = ("host", "port", "username", "password")
 PING_PATHS = ("/ping", "/connections/test")
+STREAM_SOURCE = json.loads(os.environ.get("DBCS_FUZZ_STREAM_SOURCE") or "null")
+STREAM_IGNORED = ("id", "created", "updated")
+STREAM_NUMBERS = ("dataBundleSize", "numberOfEvents", "elapsedTime", "reportingInterval")
+STREAM_OPTIONAL_TEXT = ("description", "database", "schema")
 
 
 def _shape_problem(body) -> str | None:
@@ -111,24 +122,85 @@ def as_stored_v2(sent: dict) -> dict:
     return stored
 
 
+def as_stored_stream(sent):
+    """What GET /stream-configs/{id} must answer for an accepted configuration: nulls and empty optional
+    text left out at every depth, whole numbers as integers, the read-only members ignored."""
+    def normal(value, key=None):
+        if isinstance(value, dict):
+            kept = {k: normal(v, k) for k, v in value.items()
+                    if v is not None and not (k in STREAM_OPTIONAL_TEXT and v == "")}
+            return kept
+        if isinstance(value, list):
+            return [normal(v) for v in value]
+        if key in STREAM_NUMBERS and isinstance(value, float):
+            return int(value)
+        return value
+
+    return normal({k: v for k, v in sent.items() if k not in STREAM_IGNORED})
+
+
+def _written(case, response):
+    """(url to read back, what it should answer, what) of an accepted create or full replace, or None."""
+    path = case.path
+    if case.method == "POST" and path.endswith(("/connections", "/stream-configs")):
+        url = response.request.url.rstrip("/") + "/" + response.json()["id"]
+    elif case.method == "PUT" and path.endswith(("/connections/{id}", "/stream-configs/{id}")):
+        url = response.request.url
+    else:
+        return None
+    if "/stream-configs" in path:
+        return url, as_stored_stream(case.body), "stream configuration", ("id", "created", "updated")
+    return url, as_stored(case.body) if API_VERSION == 1 else as_stored_v2(case.body), "connection", ("id", "created")
+
+
 @schemathesis.check
 def stored_as_sent(ctx, response, case):  # pylint: disable=unused-argument
     """An accepted create or full replace is read back exactly as sent (normalised as documented)."""
     if case.method not in ("POST", "PUT") or response.status_code not in (200, 201) or not isinstance(case.body, dict):
         return None
-    if case.method == "POST" and case.path.endswith("/connections"):
-        url = response.request.url.rstrip("/") + "/" + response.json()["id"]
-    elif case.method == "PUT" and case.path.endswith("/connections/{id}"):
-        url = response.request.url
-    else:
+    written = _written(case, response)
+    if written is None:
         return None
+    url, want, what, identity = written
     headers = {h: response.request.headers[h] for h in ("X-API-Key", "X-Install-ID") if h in response.request.headers}
     read = requests.get(url, headers=headers, timeout=15)
     if read.status_code != 200:
-        raise AssertionError(f"the connection just written is not readable: {read.status_code} {read.text[:300]}")
-    got = {k: v for k, v in read.json().items() if k not in ("id", "created")}
-    want = as_stored(case.body) if API_VERSION == 1 else as_stored_v2(case.body)
+        raise AssertionError(f"the {what} just written is not readable: {read.status_code} {read.text[:300]}")
+    got = {k: v for k, v in read.json().items() if k not in identity}
     if got != want:
         fields = sorted(k for k in got.keys() | want.keys() if got.get(k) != want.get(k))
-        raise AssertionError(f"the stored connection differs from what was sent in: {', '.join(fields)}")
+        raise AssertionError(f"the stored {what} differs from what was sent in: {', '.join(fields)}")
     return None
+
+
+def _real(node, key, value):
+    """Set node[key] to value when it holds a non-empty string: a value the schema refuses (another type,
+    an empty string, a missing required member) stays, so that negative cases stay negative."""
+    if isinstance(node, dict) and isinstance(node.get(key), str) and node[key]:
+        node[key] = value
+
+
+@schemathesis.hook("map_body")
+def point_streams_at_the_source(ctx, body):
+    """POST and PUT /stream-configs of the stream-routes run: the real source instead of generated ids."""
+    operation = ctx.operation
+    if (STREAM_SOURCE is None or operation is None or operation.method.upper() not in ("POST", "PUT")
+            or not operation.path.endswith(("/stream-configs", "/stream-configs/{id}")) or not isinstance(body, dict)):
+        return body
+    source = body.get("source")
+    connections = source.get("connections") if isinstance(source, dict) else None
+    for mapping in connections if isinstance(connections, list) else []:
+        _real(mapping, "connectionId", STREAM_SOURCE["connection"])
+        _real(mapping, "database", STREAM_SOURCE["database"])
+        _real(mapping, "schema", STREAM_SOURCE["schema"])
+        tables = mapping.get("tables") if isinstance(mapping, dict) else None
+        for table in tables if isinstance(tables, list) else []:
+            _real(table, "name", STREAM_SOURCE["table"])
+    target = body.get("target")
+    _real(target, "id", STREAM_SOURCE["connection"])
+    spec = target.get("spec") if isinstance(target, dict) else None
+    database = spec.get("db") if isinstance(spec, dict) else None
+    _real(database, "database", STREAM_SOURCE["database"])
+    if isinstance(database, dict) and database.get("schema") == STREAM_SOURCE["schema"]:
+        database["schema"] = "fuzz_copy"  # never the source table itself
+    return body

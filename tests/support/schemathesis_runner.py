@@ -4,8 +4,8 @@ Shared by tests/server/test_schemathesis.py (a bounded run of each dialect, ever
 tests/reliability/test_server_fuzz.py (the large runs behind the reliability report). One
 schemathesis worker (DBCS_SCHEMATHESIS_WORKERS): workers share the API key, so one worker's
 stateful DELETE can remove what another just wrote and is reading back.
-fuzz_the_server() makes two schemathesis runs, each with every check (`--checks all`, which
-includes the two checks of schemathesis_hooks.py: every error answer has exactly the dialect's
+fuzz_the_server() makes two schemathesis runs (2.x: three), each with every check (`--checks all`,
+which includes the two checks of schemathesis_hooks.py: every error answer has exactly the dialect's
 error shape, and every accepted create or replace reads back as it was sent):
   1. every operation, every phase (examples, coverage, fuzzing, stateful with the links
      schemathesis infers: create, then get/put/clone/ping/delete what was created);
@@ -16,7 +16,16 @@ error shape, and every accepted create or replace reads back as it was sent):
      carry that id to DELETE. That connection logs in as a role of its own, made for the run
      (CREATEDB, CREATE on the scratch database, nothing else): what it made is told apart from
      what other tests make meanwhile, and dropped with it afterwards.
-Both runs send X-API-Key, and in 2.x X-Install-ID, as explicit credentials (so that the auth
+  3. (2.x) the stream routes without DELETE and without the stateful phase, with the id of a real
+     stream configuration and of a real finished run as {id}, and every generated configuration
+     pointed at a real source (schemathesis_hooks.py maps its connections to that PostgreSQL
+     connection, its databases to the scratch database, its tables to a table the role made):
+     fuzzing gets past "unknown connection" into the checks against the source database, writes
+     configurations that really run when started, and starts, pauses, resumes and stops them.
+     Runs left active afterwards are stopped. It takes half as many examples again per operation:
+     with the stream routes' share of the first run, at least MIN_STREAM_CASES requests to the
+     stream routes (each case is one request; the server's request log counts them).
+The runs send X-API-Key, and in 2.x X-Install-ID, as explicit credentials (so that the auth
 checks probe every route without them); X-Confirm-Delete is a required header of DELETE in the
 2.x document, so positive cases send it and negative ones test its refusal. The log stream
 (server-sent events: an answer that never ends) is left out of the runs; its tests are in
@@ -27,7 +36,10 @@ Documented answers are told to schemathesis as expected, because they are the co
   - 400 and 409 from creating a schema or a database for a schema-valid body (a mysql
     connection; a reserved, existing or too long name), and 400 from listing databases or
     tables where there are none (v1: a mysql connection without a database; 2.x: a kind that
-    has no databases).
+    has no databases);
+  - 400, 409 and 503 from writing a stream configuration whose body is schema-valid (unknown
+    connections or tables, a taken name, a source that cannot be reached), and 400 and 409 from
+    starting, pausing, resuming and stopping runs (a cdc configuration, an active or ended run).
 Everything else is schemathesis' default. Afterwards the server's request log and stderr are
 read: no 5xx but those documented 503s, no traceback.
 
@@ -43,19 +55,33 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from server_helpers import Databases, ServerProcess
 
 PROBE_ROUTES = ("/ping", "/test", "/databases", "/tables", "/schemas")
 DATABASE_ROUTES = "/(ping|databases|tables|schemas)$"
+STREAM_ROUTES = "/(stream-configs|streams)"
+STREAM_WRITES = "/stream-configs(/[^/]+)?$"  # schemathesis matches against the path template
+MIN_STREAM_CASES = 2000
+STREAM_TARGETS = """
+[[operations]]
+include-path-regex = "/stream-configs/"
+parameters = {{ "path.id" = "{config}" }}
+[[operations]]
+include-path-regex = "/streams/"
+parameters = {{ "path.id" = "{stream}" }}
+"""
 NEVER_ENDS = "/logs/stream$"
+ACTIVE = ("READY", "RUNNING", "PAUSED")
 HOOKS = Path(__file__).resolve().with_name("schemathesis_hooks.py")
 
 EXPECTED = """
@@ -75,6 +101,14 @@ include-method = ["POST"]
 checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 {target}
+[[operations]]
+include-path-regex = "/stream-configs(/[{{]id[}}])?$"
+include-method = ["POST", "PUT"]
+checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "503"]
+[[operations]]
+include-path-regex = "/(start|pause|resume|stop)$"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 """
 
 
@@ -131,6 +165,9 @@ class FuzzOutcome:
     other_5xx: int = 0
     schemas_created: int = 0
     databases_created: int = 0
+    stream_cases: int = 0
+    stream_configs_written: int = 0
+    runs_started: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -157,6 +194,8 @@ class FuzzOutcome:
             f" {self.errors} errors in {self.elapsed:.0f} s ({runs}); the server logged {self.requests} requests,"
             f" {self.error_answers} error answers, {self.documented_503} documented 503s, {self.other_5xx} other 5xx;"
             f" {self.schemas_created} schemas and {self.databases_created} databases created"
+            + (f"; stream routes: {self.stream_cases} requests, {self.stream_configs_written} configurations written,"
+               f" {self.runs_started} runs started" if self.api_version == 2 else "")
         )
 
 
@@ -164,7 +203,8 @@ class FuzzOutcome:
 SEED = os.environ.get("DBCS_SCHEMATHESIS_SEED", "20261126")
 
 
-def run_schemathesis(server: ServerProcess, workdir: Path, config: str, max_examples: int, *options: str) -> FuzzRun:
+def run_schemathesis(server: ServerProcess, workdir: Path, config: str, max_examples: int, *options: str,
+                     env: dict[str, str] | None = None) -> FuzzRun:
     workdir.mkdir()
     (workdir / "schemathesis.toml").write_text(config)
     credentials = ["--header", f"X-API-Key: {server.key}"]
@@ -183,7 +223,7 @@ def run_schemathesis(server: ServerProcess, workdir: Path, config: str, max_exam
         "--report", "json", "--report-dir", str(workdir / "report"),
         *options,
     ]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "DBCS_FUZZ_API_VERSION": str(server.api_version)}
+    env = {**os.environ, **(env or {}), "SCHEMATHESIS_HOOKS": str(HOOKS), "DBCS_FUZZ_API_VERSION": str(server.api_version)}
     # cwd: schemathesis and hypothesis keep their state (.hypothesis/, .schemathesis/) there.
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=1800, check=False)
     reports = sorted((workdir / "report").glob("*.json"))
@@ -244,6 +284,7 @@ def fuzz_the_server(server: ServerProcess, databases: Databases, scratch: str, w
     operation_count = sum(len(item) for path, item in served["paths"].items() if not re.search(NEVER_ENDS, path))
     everything = run_schemathesis(server, workdir / "all-operations", EXPECTED.format(target=""), max_examples)
     outcome.runs.append(everything)
+    outcome.stream_cases = stream_requests(server.log_entries())
     if everything.tested != operation_count:
         outcome.problems.append(f"all-operations run tested {everything.tested} of {operation_count} operations")
 
@@ -266,6 +307,9 @@ def fuzz_the_server(server: ServerProcess, databases: Databases, scratch: str, w
         if outcome.schemas_created < 2:
             outcome.problems.append(f"fuzzing created only {outcome.schemas_created} schemas: it did not reach the logic")
         outcome.databases_created = owned_databases(databases, user)
+        if server.api_version == 2:
+            fuzz_stream_routes(server, client, databases, scratch, pg["id"], (user, password), workdir, max_examples,
+                               outcome)
     if outcome.databases_created < 2:
         outcome.problems.append(f"fuzzing created only {outcome.databases_created} databases: it did not reach the logic")
 
@@ -284,3 +328,56 @@ def fuzz_the_server(server: ServerProcess, databases: Databases, scratch: str, w
     if "Traceback" in server.stderr():
         outcome.problems.append("the server logged a traceback:\n" + server.stderr()[-3000:])
     return outcome
+
+
+def fuzz_stream_routes(server: ServerProcess, client: Any, databases: Databases, scratch: str, connection: str,
+                       role: tuple[str, str], workdir: Path, max_examples: int, outcome: FuzzOutcome) -> None:
+    """The third run: the stream routes with a real configuration, run and source (see the module's doc)."""
+    user, password = role
+    schema, table = "fuzz_source", "fuzz_items"
+    where = sql.Identifier(schema, table)
+    with psycopg.connect(host=databases.pg_host, port=databases.pg_port, user=user, password=password,
+                         dbname=scratch, autocommit=True) as conn:  # the role's own schema and table
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("CREATE TABLE {} (id integer PRIMARY KEY, name text)").format(where))
+        conn.execute(sql.SQL("INSERT INTO {} SELECT i, 'row ' || i FROM generate_series(1, 20) i").format(where))
+    body = {"name": "fuzz-stream", "mode": "load",
+            "source": {"connections": [{"connectionId": connection, "database": scratch, "schema": schema,
+                                        "tables": [{"name": table}]}]},
+            "target": {"id": connection, "spec": {"db": {"database": scratch, "schema": "fuzz_copy"}}}}
+    config = client.post("/stream-configs", json=body)
+    assert config.status_code == 201, config.text
+    stream = client.post(f"/stream-configs/{config.json()['id']}/start").json()["id"]
+    deadline = time.monotonic() + 30
+    while client.get(f"/streams/{stream}/stats").json()["status"] in ACTIVE:
+        assert time.monotonic() < deadline, "the fuzz target's run did not end"
+        time.sleep(0.05)
+    source = json.dumps({"connection": connection, "database": scratch, "schema": schema, "table": table})
+    before = len(server.log_entries())
+    run = run_schemathesis(
+        server, workdir / "stream-routes", EXPECTED.format(target="") + STREAM_TARGETS.format(
+            config=config.json()["id"], stream=stream), max_examples * 3 // 2,
+        "--include-path-regex", STREAM_ROUTES, "--exclude-method", "DELETE", "--phases", "examples,coverage,fuzzing",
+        env={"DBCS_FUZZ_STREAM_SOURCE": source},
+    )
+    outcome.runs.append(run)
+    logged = server.log_entries()[before:]
+    outcome.stream_cases += stream_requests(logged)
+    outcome.stream_configs_written = sum(1 for e in logged if e["method"] in ("POST", "PUT") and e["status"] in (200, 201)
+                                         and re.search(r"/stream-configs(/config_[^/]+)?$", e["path"]))
+    outcome.runs_started = sum(1 for e in logged if e["path"].endswith("/start") and e["status"] == 200)
+    for item in client.get("/streams").json():  # what fuzzing left running ends before the role goes
+        if item["status"] in ACTIVE:
+            client.post(f"/streams/{item['id']}/stop", params={"force": "true"})
+    if any(item["status"] in ACTIVE for item in client.get("/streams").json()):
+        outcome.problems.append("a run stayed active after a forced stop")
+    for what, count in (("configurations written", outcome.stream_configs_written), ("runs started", outcome.runs_started)):
+        if count < 2:
+            outcome.problems.append(f"fuzzing the stream routes: only {count} {what}: it did not reach the logic")
+    if outcome.stream_cases < MIN_STREAM_CASES and not os.environ.get("DBCS_SCHEMATHESIS_MAX_EXAMPLES"):
+        outcome.problems.append(f"only {outcome.stream_cases} requests to the stream routes (at least {MIN_STREAM_CASES})")
+
+
+def stream_requests(entries: list[dict[str, Any]]) -> int:
+    """How many logged requests went to a stream route."""
+    return sum(1 for e in entries if re.match(r"/api/v1/(stream-configs|streams)(/|$)", e["path"]))

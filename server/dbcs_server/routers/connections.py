@@ -6,17 +6,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 
 from dbcs_server.errors import ApiError
-from dbcs_server.record import Record
 from dbcs_server.state import ConnectionId, SettingsDep, StoreDep, not_found
-from dbcs_server.store import NameTaken
+from dbcs_server.store import ConnectionInUse, NameTaken
 from dbcs_server.wire import Dialect, ListQuery
 
 
-def unique_name(write: Callable[..., Record | None], *args: Any) -> Record | None:
-    """A store write; a name the key already uses is 409."""
+def storing(write: Callable[..., Any], *args: Any) -> Any:
+    """A store write; a name the key already uses, or a connection a stream configuration uses, is 409."""
     try:
         return write(*args)
-    except NameTaken as exc:
+    except (NameTaken, ConnectionInUse) as exc:
         raise ApiError(409, str(exc)) from None
 
 
@@ -37,7 +36,7 @@ def build(dialect: Dialect) -> APIRouter:
         " 2.x: {id, created}. 2.x takes the nested form or the flat form (spec wins when both are sent).",
     )
     def create_connection(body: Body, caller: Caller, store: StoreDep) -> Any:  # type: ignore[valid-type]
-        return dialect.show_created(unique_name(store.create, caller.owner, dialect.record(body)))
+        return dialect.show_created(storing(store.create, caller.owner, dialect.record(body)))
 
     @router.get(
         "/connections",
@@ -74,7 +73,7 @@ def build(dialect: Dialect) -> APIRouter:
     )
     def replace_connection(connection_id: ConnectionId, body: FullBody, caller: Caller,  # type: ignore[valid-type]
                            store: StoreDep) -> Any:
-        record = unique_name(store.replace, caller.owner, connection_id, dialect.record(body))
+        record = storing(store.replace, caller.owner, connection_id, dialect.record(body))
         if record is None:
             raise not_found(connection_id)
         return dialect.show_written(record)
@@ -86,10 +85,11 @@ def build(dialect: Dialect) -> APIRouter:
         responses=dialect.responses(400, 404) if dialect.delete_openapi else dialect.responses(404),
         openapi_extra=dialect.delete_openapi,
         summary="Delete a connection",
+        description="409 while a stream configuration uses it (the answer names the configurations).",
     )
     def delete_connection(connection_id: ConnectionId, caller: Caller, store: StoreDep,
                           _confirmed: Annotated[None, Depends(dialect.confirm_delete)]) -> Response:
-        if not store.delete(caller.owner, connection_id):
+        if not storing(store.delete, caller.owner, connection_id):
             raise not_found(connection_id)
         return Response(status_code=204)
 

@@ -112,8 +112,8 @@ def b64(text):
 
 @pytest.mark.parametrize("conn, vault", [
     (dict(id=PG_ID, name="wh \U0001F600 {{x}}", type="PostgreSQL", host="pg", port=5432, username="u", password="pw",
-          database="d", schema="s", ssl=dict(mode="verify-ca", ca=b64(PEM_CERT), client_cert=b64(PEM_CERT),
-                                                client_key=b64(PEM_KEY)), created=1, cloud_provider=""),
+          database="d", schema="s", created=1, cloud_provider="",
+          ssl=dict(mode="verify-ca", ca=b64(PEM_CERT), client_cert=b64(PEM_CERT), client_key=b64(PEM_KEY))),
      {"password": "{{ vault_dbcs_passwords[\"wh \U0001F600 {\" ~ \"{x}}\"] }}",
       "ssl.client_key": "{{ vault_dbcs_ssl_client_keys[\"wh \U0001F600 {\" ~ \"{x}}\"] }}"}),
     (dict(id=PG_ID, name="shop", type="mysql", host="my", port=3306, username="u", database=""),  # password hidden

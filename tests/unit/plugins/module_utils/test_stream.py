@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.connection import SpecError
 from ansible_collections.dbconvert.streams.plugins.module_utils.stream import (
-    STREAM_CONFIG_OPTIONS, ConnectionIndex, StreamConfigSpec, active_run, config_view, plan_stream_changes, run_view,
+    STREAM_CONFIG_OPTIONS, ConnectionIndex, StreamConfigSpec, active_run, config_view, plan_run, plan_stream_changes, run_view,
     runs_of)
 
 MY = "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5"
@@ -19,8 +19,8 @@ CONFIG = {"id": "config_2sZyDMeIbdaXnN9OL7vYzzAiZU7", "name": "copy", "mode": "c
           "source": {"connections": [{"connectionId": MY, "database": "shop",
                                       "tables": [{"name": "orders"}, {"name": "customers"}]}],
                      "options": {"dataBundleSize": 500}},
-          "target": {"id": PG, "spec": {"db": {"database": "analytics", "schema": "sales",
-                                              "schemaPolicy": "create_missing_only", "writeMode": "append"}}},
+          "target": {"id": PG, "spec": {"db": {"database": "analytics", "schema": "sales", "schemaPolicy": "create_missing_only",
+                                               "writeMode": "append"}}},
           "limits": {"numberOfEvents": 0, "elapsedTime": 0}, "reportingInterval": 3}
 
 
@@ -34,6 +34,11 @@ def spec(**kwargs):
     return StreamConfigSpec(params(**kwargs))
 
 
+def with_(base, **changes):
+    """A copy of a declared dict with some keys changed."""
+    return {**base, **changes}
+
+
 DECLARED = dict(name="copy", mode="load", source=dict(connection="shop", database="shop", tables=["customers", "orders"]),
                 target=dict(connection="warehouse", database="analytics", schema="sales"), bundle_size=500)
 
@@ -44,7 +49,7 @@ def test_a_configuration_that_matches_plans_nothing_tables_as_a_set_and_convert_
 
 
 def test_a_change_is_one_field_and_the_body_keeps_the_rest():
-    declared = dict(DECLARED, target=dict(DECLARED["target"], write_mode="truncate_and_load"), source=dict(
+    declared = with_(DECLARED, target=with_(DECLARED["target"], write_mode="truncate_and_load"), source=dict(
         DECLARED["source"], tables=["orders"]))
     (change,) = plan_stream_changes([spec(**declared)], [CONFIG], CONNECTIONS)
     assert change.action == "update"
@@ -56,7 +61,7 @@ def test_a_change_is_one_field_and_the_body_keeps_the_rest():
 
 
 def test_create_resolves_names_to_ids_and_sends_the_defaults():
-    (change,) = plan_stream_changes([spec(**dict(DECLARED, name="new"))], [CONFIG], CONNECTIONS)
+    (change,) = plan_stream_changes([spec(**with_(DECLARED, name="new"))], [CONFIG], CONNECTIONS)
     assert change.action == "create"
     assert change.body["source"]["connections"][0]["connectionId"] == MY and change.body["target"]["id"] == PG
     assert change.body["target"]["spec"]["db"]["writeMode"] == "append"
@@ -67,16 +72,16 @@ def test_create_resolves_names_to_ids_and_sends_the_defaults():
 
 
 def test_a_connection_declared_by_id_matches_the_same_connection_by_name():
-    declared = dict(DECLARED, source=dict(DECLARED["source"], connection=MY))
+    declared = with_(DECLARED, source=with_(DECLARED["source"], connection=MY))
     (change,) = plan_stream_changes([spec(**declared)], [CONFIG], CONNECTIONS)
     assert change.action == "none"
 
 
 def test_input_that_cannot_work_fails_before_any_write():
     with pytest.raises(SpecError, match=r"^source.connection: no connection is named 'nope'"):
-        plan_stream_changes([spec(**dict(DECLARED, source=dict(DECLARED["source"], connection="nope")))], [], CONNECTIONS)
+        plan_stream_changes([spec(**with_(DECLARED, source=with_(DECLARED["source"], connection="nope")))], [], CONNECTIONS)
     with pytest.raises(SpecError, match=r"^target.schema is only valid for a PostgreSQL connection; 'shop' is mysql"):
-        plan_stream_changes([spec(**dict(DECLARED, target=dict(connection="shop", database="x", schema="s")))], [], CONNECTIONS)
+        plan_stream_changes([spec(**with_(DECLARED, target=dict(connection="shop", database="x", schema="s")))], [], CONNECTIONS)
     with pytest.raises(SpecError, match=r"does not exist yet: to create it, set target.connection, target.database$"):
         plan_stream_changes([spec(name="n", source=dict(connection="shop", database="shop"))], [], CONNECTIONS)
 
@@ -90,7 +95,7 @@ def test_input_that_cannot_work_fails_before_any_write():
 ])
 def test_bad_input_names_the_option(declared, message):
     with pytest.raises(SpecError, match=message):
-        spec(**dict(dict(name="n"), **declared))
+        spec(**{"name": "n", **declared})
 
 
 def test_the_view_shows_connections_by_name_and_id():
@@ -112,3 +117,45 @@ def test_runs_newest_first_and_the_active_one():
     assert [run["id"] for run in mine] == ["s2", "s1"] and active_run(mine)["id"] == "s2"
     view = run_view(mine[1], {"tables": [{"name": "t", "rows": 7}]}, {"rowsInserted": 7, "durationMs": 1500})
     assert view == {"id": "s1", "status": "FINISHED", "rows": {"t": 7}, "rows_total": 7, "duration_s": 1.5, "created": 1}
+
+
+@pytest.mark.parametrize("state, runs, config, force, expected", [
+    ("running", [], {}, False, "start"),
+    ("running", [{"status": "RUNNING"}], {}, False, "none"),
+    ("running", [{"status": "PAUSED"}], {}, False, "resume"),
+    ("running", [{"status": "RUNNING"}], {}, True, "restart"),
+    ("paused", [{"status": "RUNNING"}], {}, False, "pause"),
+    ("paused", [{"status": "PAUSED"}], {}, False, "none"),
+    ("paused", [{"status": "FINISHED"}], {}, False, "none"),
+    ("stopped", [{"status": "READY"}], {}, False, "stop"),
+    ("stopped", [{"status": "FAILED"}], {}, False, "none"),
+    ("finished", [], {}, False, "start"),
+    ("finished", [{"status": "RUNNING"}], {}, False, "wait"),
+    ("finished", [{"status": "PAUSED"}], {}, False, "resume"),
+    ("finished", [{"status": "FINISHED", "created": 100}], {"updated": 90}, False, "none"),
+    ("finished", [{"status": "FINISHED", "created": 100}], {"updated": 110}, False, "start"),  # changed since
+    ("finished", [{"status": "FINISHED", "created": 100}], {}, True, "start"),
+    ("finished", [{"status": "FAILED", "created": 100}], {}, False, "start"),
+    ("finished", [{"status": "FINISHED"}, {"status": "RUNNING"}], {}, False, "wait"),
+])
+def test_what_a_run_state_needs(state, runs, config, force, expected):
+    assert plan_run(state, runs, config, force=force)[0] == expected
+
+
+def test_an_accepted_end_other_than_finished_counts_as_done():
+    runs = [{"status": "EVENT_LIMIT_REACHED", "created": 5}]
+    assert plan_run("finished", runs, {}, accept=("FINISHED", "EVENT_LIMIT_REACHED"))[0] == "none"
+    assert plan_run("finished", runs, {})[0] == "start"
+
+
+def test_check_mode_plans_with_connections_an_earlier_task_would_create():
+    declared = with_(DECLARED, name="new", source=with_(DECLARED["source"], connection="not-yet"))
+    with pytest.raises(SpecError, match=r"^source.connection: no connection is named 'not-yet'"):
+        plan_stream_changes([spec(**declared)], [], ConnectionIndex([dict(id=PG, name="warehouse", type="postgresql")]))
+    connections = ConnectionIndex([dict(id=PG, name="warehouse", type="postgresql")])
+    (change,) = plan_stream_changes([spec(**declared)], [], connections, check_mode=True)
+    assert change.action == "create"
+    assert change.warnings == ["source.connection: no connection 'not-yet' exists yet; check mode takes it to be one that "
+                               "an earlier task would create, and plans as if it existed. Without check mode this fails "
+                               "unless it exists by then"]
+    assert change.diff(connections)["after"]["source"]["connection"] == "not-yet"

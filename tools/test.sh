@@ -187,6 +187,7 @@ step_bench() {
   local rc=0
   (cd "$root" && python tests/bench/bench.py) || rc=1
   (cd "$root" && python tests/bench/bench_load.py) || rc=1
+  (cd "$root" && python tests/bench/bench_streams.py) || rc=1
   return $rc
 }
 

@@ -150,7 +150,9 @@ step_molecule() {
 
 step_reliability() {
   need_db || return 1
-  (cd "$root" && DBCS_RELIABILITY_REPORT=$root/docs/reliability.md pytest -q -p no:cacheprovider tests/reliability)
+  # Two workers, a test file each at a time: much of the suite waits (timeouts, servers, databases).
+  (cd "$root" && DBCS_RELIABILITY_REPORT=$root/docs/reliability.md \
+    pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 tests/reliability)
 }
 
 step_build() {

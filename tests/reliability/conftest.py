@@ -9,8 +9,13 @@ The collection-level suites (faults, bad input, parallel runs, TLS) take the `fl
 of their tests runs against every server flavour of tests/support/flavours.py (v1, v1 hiding
 passwords, 2.x), and its report rows name the flavour. What does not depend on the server runs once,
 against the primary flavour (2.x), and its rows say so (report.row(..., server=flavours.ANY_SERVER)).
+
+Under pytest-xdist (make test runs the suite with two workers, a test file per worker), each worker
+writes its rows to tests/output/reliability-parts/ when it ends, and the controller writes the report
+from all of them, in test-id order.
 """
 
+import json
 import os
 import platform
 import time
@@ -23,6 +28,7 @@ from server_helpers import REPO_ROOT  # pylint: disable=import-error
 
 ROWS = []
 STARTED = time.time()
+PARTS = REPO_ROOT / "tests" / "output" / "reliability-parts"
 
 
 class Recorder(object):
@@ -88,8 +94,37 @@ def _machine():
     return "%s, %d cores, Python %s" % (cpu, os.cpu_count() or 0, platform.python_version())
 
 
+def _is_worker(config):
+    return hasattr(config, "workerinput")
+
+
+def pytest_sessionstart(session):
+    if not _is_worker(session.config) and PARTS.exists():
+        for part in PARTS.glob("*.json"):
+            part.unlink()
+
+
+def _recorders():
+    """This process's recorders, and under xdist the workers' (from their parts), in test-id order."""
+    found = [dict(area=r.area, test_id=r.test_id, rows=r.rows, failed=r.failed, error=getattr(r, "error", ""))
+             for r in ROWS]
+    if PARTS.exists():
+        for part in sorted(PARTS.glob("*.json")):
+            found += json.loads(part.read_text())
+            part.unlink()
+    return sorted(found, key=lambda r: r["test_id"])
+
+
 def pytest_sessionfinish(session, exitstatus):
-    if not ROWS:
+    if _is_worker(session.config):
+        if ROWS:
+            PARTS.mkdir(parents=True, exist_ok=True)
+            (PARTS / ("%s.json" % session.config.workerinput["workerid"])).write_text(json.dumps(
+                [dict(area=r.area, test_id=r.test_id, rows=r.rows, failed=r.failed, error=getattr(r, "error", ""))
+                 for r in ROWS]))
+        return
+    recorders = _recorders()
+    if not recorders:
         return
     lines = [
         "# Reliability and security",
@@ -101,15 +136,15 @@ def pytest_sessionfinish(session, exitstatus):
         "",
     ]
     area = None
-    for recorder in ROWS:
-        if recorder.area != area:
-            area = recorder.area
+    for recorder in recorders:
+        if recorder["area"] != area:
+            area = recorder["area"]
             lines += ["", "## %s" % area, "", "| scenario | load or fault applied | outcome |", "|---|---|---|"]
-        rows = recorder.rows or [dict(scenario=recorder.test_id, load="", outcome="")]
+        rows = recorder["rows"] or [dict(scenario=recorder["test_id"], load="", outcome="")]
         for row in rows:
             outcome = row["outcome"]
-            if recorder.failed:
-                outcome = "**FAILED**: %s %s" % (getattr(recorder, "error", ""), outcome)
+            if recorder["failed"]:
+                outcome = "**FAILED**: %s %s" % (recorder["error"], outcome)
             lines.append("| %s | %s | %s |" % (_cell(row["scenario"]), _cell(row["load"]), _cell(outcome)))
     text = "\n".join(lines) + "\n"
     targets = [REPO_ROOT / "tests" / "output" / "reliability.md"]

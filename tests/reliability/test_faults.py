@@ -26,7 +26,7 @@ from declared import declare, duplicates, mismatches, secrets_of, server_connect
 from fault_proxy import FAULT_KINDS, FaultPlan, FaultProxy
 from playbook_runner import PlaybookRunner, play
 
-CONNECTIONS = int(os.environ.get("DBCS_REL_FAULT_CONNECTIONS", "50"))
+CONNECTIONS = int(os.environ.get("DBCS_REL_FAULT_CONNECTIONS", "50"))  # on the primary flavour; the others: 20
 RATE = float(os.environ.get("DBCS_REL_FAULT_RATE", "0.3"))
 SEED = int(os.environ.get("DBCS_REL_FAULT_SEED", "7"))
 TIMEOUT = int(os.environ.get("DBCS_REL_FAULT_TIMEOUT", "2"))
@@ -69,6 +69,7 @@ SINGLE = """
         password: "{{ conn.password | default(omit) }}"
         database: "{{ conn.database | default(omit) }}"
         ssl: "{{ conn.ssl | default(omit) }}"
+        update_password: "{{ conn.update_password | default(omit) }}"
       vars:
         conn: "{{ connections | selectattr('name', 'eq', item) | first }}"
       loop: "{{ connections | map(attribute='name') | list }}"
@@ -234,7 +235,7 @@ def test_proxy_forwards_every_header(report):
 
 def test_converge_through_faults(flavour, server, databases, tmp_path, report):
     key = server.take_key()
-    declared = declare(databases, "fault", CONNECTIONS)
+    declared = flavour.declared(declare(databases, "fault", flavour.size(CONNECTIONS, min(CONNECTIONS, 20))))
     runner = PlaybookRunner(tmp_path, secrets_of(declared, key))
     runner.watch(server.request_log, server.stderr_path)
     plan = FaultPlan(seed=SEED, rate=RATE)
@@ -449,7 +450,7 @@ def test_single_module_through_faults(flavour, server, databases, tmp_path, repo
     """dbcs_connection in a loop (one module run per connection) through faults: creates, then updates
     and deletes."""
     key = server.take_key()
-    first = declare(databases, "one", 8, ssl_every=4)
+    first = flavour.declared(declare(databases, "one", 8, ssl_every=4))
     second = [dict(c, host="moved.example.invalid") if i < 3 else dict(name=c["name"], state="absent") if i < 6 else c
               for i, c in enumerate(first)]
     runner = PlaybookRunner(tmp_path, secrets_of(first, key))

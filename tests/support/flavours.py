@@ -16,6 +16,7 @@ requests before its own work on v1 and 1 on 2.x; to a server that answers /syste
 anything but an install id (a wrong server, a URL without /api/v1) it sends those same 2.
 """
 
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,19 @@ class Flavour:
     def session_requests(self) -> int:
         """Requests a module run sends before its own: GET /system/defaults, and on v1 GET /user/configs."""
         return 1 if self.api_version == 2 else NO_INSTALL_ID_SESSION
+
+    def declared(self, connections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Declared connections as a user of this flavour declares them: against a server that hides passwords,
+        update_password: on_create (the documented way to idempotent runs there; with always, every run sends the
+        password and reports a change)."""
+        if not self.hides_passwords:
+            return connections
+        return [dict(c, update_password="on_create") if c.get("state", "present") != "absent" else c for c in connections]
+
+    def size(self, full: int, smoke: int) -> int:
+        """A load size: `full` for the primary flavour (or every flavour with DBCS_REL_FULL_SIZE=1), `smoke` for the
+        others, which pass through the same scenarios with fewer connections (the make test time budget)."""
+        return full if self.primary or os.environ.get("DBCS_REL_FULL_SIZE") == "1" else smoke
 
     def server(self, workdir: Path, key_count: int = 2, extra: tuple[str, ...] = (), **kwargs) -> ServerProcess:
         return ServerProcess(workdir, key_count=key_count, args=[*self.args, *extra], api_version=self.api_version,

@@ -111,12 +111,14 @@ step_integration() {
 }
 
 # The molecule runs: SCENARIO and, for each flavour of FLAVOURS, the server it runs against. "default" (the
-# README's example) runs against every flavour; the other scenarios against one server of each dialect.
+# README's example) runs against every flavour; "streams" against v2 only (v1 has no streams: the integration
+# targets check that failure); the other scenarios against one server of each dialect.
 molecule_runs() {
   local scenario entry
   for scenario in $(cd "$root/extensions/molecule" && ls -d -- */ | tr -d / | grep -vx utils); do
     for entry in "${FLAVOURS[@]}"; do
       [ "$scenario" = default ] || [ "${entry%% *}" != hidden ] || continue
+      [ "$scenario" != streams ] || [ "${entry%% *}" = v2 ] || continue
       echo "$scenario $entry"
     done
   done

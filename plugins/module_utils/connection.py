@@ -18,10 +18,9 @@ import hashlib
 import re
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.kinds import (
-    KINDS, kind_of, is_managed, secret_paths, unsupported_fields, without_paths)
+    KINDS, SSL_MODES, fields_by_name, kind_of, is_managed, secret_paths, unsupported_fields, without_paths)
 
 TYPES = tuple(KINDS)
-SSL_MODES = ("disabled", "require", "verify-ca", "verify-full")
 SSL_FILES = ("ca", "client_cert", "client_key")
 # The fields of a connection object that a client sends; everything else the server returns is ignored.
 API_FIELDS = ("name", "type") + tuple(sorted(set(name for kind in KINDS.values() for name in kind.field_names)))
@@ -39,30 +38,15 @@ VERIFY_CHOICES = {"never": "never", "false": "never", "no": "never", "off": "nev
                   "on_change": "on_change", "true": "on_change", "yes": "on_change", "on": "on_change",
                   "always": "always"}
 
-# The options of one connection: the top level of dbcs_connection, one list item of dbcs_connections.
+# The options of one connection: the top level of dbcs_connection, one item of dbcs_connections. The fields come
+# from the table of kinds; the rest says what to do with them.
 CONNECTION_OPTIONS = dict(
-    name=dict(type="str", required=True),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-    type=dict(type="str", choices=list(TYPES)),
-    host=dict(type="str"),
-    port=dict(type="int"),
-    username=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    database=dict(type="str"),
-    schema=dict(type="str"),
-    ssl=dict(type="dict", options=dict(
-        mode=dict(type="str", default="require", choices=list(SSL_MODES)),
-        ca=dict(type="str"),
-        ca_path=dict(type="path"),
-        client_cert=dict(type="str"),
-        client_cert_path=dict(type="path"),
-        client_key=dict(type="str", no_log=True),
-        client_key_path=dict(type="path", no_log=False),
-    ), mutually_exclusive=[("ca", "ca_path"), ("client_cert", "client_cert_path"),
-                           ("client_key", "client_key_path")]),
-    update_password=dict(type="str", default="always", choices=["always", "on_create"], no_log=False),
-    clone_from=dict(type="str"),
-)
+    [("name", dict(type="str", required=True)),
+     ("state", dict(type="str", default="present", choices=["present", "absent"])),
+     ("type", dict(type="str", choices=list(TYPES)))]
+    + [(name, field.option) for name, field in fields_by_name().items()]
+    + [("update_password", dict(type="str", default="always", choices=["always", "on_create"], no_log=False)),
+       ("clone_from", dict(type="str"))])
 
 
 class SpecError(ValueError):
@@ -107,7 +91,7 @@ class ConnectionSpec(object):
             raise self.error("name", "must not contain control characters such as line breaks or tabs, got %r; a YAML "
                                      "block scalar (| or >) adds a line break at the end: write the name as a plain or "
                                      "quoted string" % self.name)
-        for key in ("type", "host", "port", "username", "password", "database", "schema"):
+        for key in ["type"] + [name for name in fields_by_name() if name != "ssl"]:
             if params.get(key) is not None:
                 self.fields[key] = params[key]
         port = self.fields.get("port")
@@ -120,8 +104,10 @@ class ConnectionSpec(object):
         if foreign:
             raise self.error(foreign[0], "is only valid for type %s; remove it from this %s connection" % (
                 " or ".join(kinds_with(foreign[0])), self.fields["type"]))
-        for key in ("host", "username"):
-            if key in self.fields and not self.fields[key].strip():
+        kind = kind_of(self.fields)
+        for key in (kind.required if kind else ("host", "username")):
+            # A field a kind needs must not be blank (a secret may be empty).
+            if isinstance(self.fields.get(key), str) and not self.fields[key].strip() and not kind_field_secret(kind, key):
                 raise self.error(key, "must not be empty")
         if params.get("ssl") is not None:
             self.fields["ssl"] = self._read_ssl(params["ssl"])
@@ -178,12 +164,23 @@ class ConnectionSpec(object):
         self.check_dialect(merged.get("type"), nested)
 
     def check_dialect(self, kind_name, nested):
-        """Refuse declared fields that the server's dialect cannot hold (2.x connections have no schema)."""
+        """Refuse declared fields that the server's dialect cannot hold (2.x connections have no schema), and kinds
+        its servers do not have (files and s3 connections exist on 2.x servers only)."""
+        kind = KINDS.get(kind_name)
+        if kind is not None and ("2" if nested else "1") not in kind.dialects:
+            raise self.error("type", "%s needs a server of the %s API (DBConvert Streams %s); this server speaks %s" % (
+                kind_name, " or ".join("2.x" if d == "2" else "v1" for d in kind.dialects),
+                "2.0 or later" if kind.dialects == ("2",) else "any version", "2.x" if nested else "v1"))
         for key in unsupported_fields(self.fields, kind_name, nested):
             hints = [kind.field(key).hint for kind in KINDS.values() if kind.field(key) is not None and kind.field(key).hint]
             hint = hints[0] if hints else "remove it"
             raise self.error(key, "cannot be set on this server: it speaks the %s API, where a connection has no %s; %s" % (
                 "2.x" if nested else "v1", key, hint))
+
+
+def kind_field_secret(kind, key):
+    field = kind.field(key) if kind is not None else None
+    return field.secret if field is not None else key == "password"
 
 
 def kinds_with(key):
@@ -372,11 +369,17 @@ def build_body(spec, base):
     return body
 
 
+def missing_secrets(body):
+    """The secrets a whole-connection write of this kind must carry but `body` lacks: a password always, an S3
+    secret key with an access key."""
+    kind = kind_of(body)
+    return [field.name for field in (kind.fields if kind is not None else ()) if field.secret and field.implied_by and
+            field.name not in body and (field.implied_by == "always" or body.get(field.implied_by) not in (None, ""))]
+
+
 def is_secret_field(conn, key):
-    """True when `key` is a secret scalar field of the connection's kind (password)."""
-    kind = kind_of(conn)
-    field = kind.field(key) if kind is not None else None
-    return field.secret if field is not None else key == "password"
+    """True when `key` is a secret scalar field of the connection's kind (password, secret_key)."""
+    return kind_field_secret(kind_of(conn), key)
 
 
 def index_by_name(connections):
@@ -438,9 +441,9 @@ def plan_changes(specs, server, purge=False, nested=False, check_mode=False):
             spec.check_dialect(current.get("type"), nested)
             if body is not None:
                 spec.check_against(body, creating=False, nested=nested)
-                if "password" not in body:
-                    raise spec.error("password", "is needed to update connection '%s': the server does not return "
-                                                 "passwords and every update must send one" % spec.name)
+                for field in missing_secrets(body):
+                    raise spec.error(field, "is needed to update connection '%s': the server does not return %ss and "
+                                            "every update must send one" % (spec.name, field.replace("_", " ")))
                 ssl = body.get("ssl") or {}
                 if ssl.get("client_cert") and not ssl.get("client_key") and "password" not in current:
                     # The update replaces the whole connection: without its key the client certificate is useless.
@@ -716,6 +719,23 @@ def vault_placeholder(name, path):
     return "{{ vault_dbcs_%ss[%s] }}" % ("_".join(path), jinja_string(name))
 
 
+def holds_secret(conn, kind, path):
+    """Whether a connection holds the secret at `path`: the server shows it, or (when the server hides secrets) the
+    kind says it goes with another field - a password always, an ssl client key with its certificate, an S3 secret
+    key with its access key."""
+    value = conn
+    for part in path:
+        value = value.get(part) if isinstance(value, dict) else None
+    if value not in (None, ""):
+        return True
+    if path == ("ssl", "client_key"):
+        return bool((conn.get("ssl") or {}).get("client_cert"))
+    field = kind.field(path[0]) if len(path) == 1 else None
+    if field is None or field.implied_by is None:
+        return False
+    return field.implied_by == "always" or conn.get(field.implied_by) not in (None, "")
+
+
 def declared_view(conn):
     """The options of dbcs_connection that make a server hold this connection as it is: what export writes.
 
@@ -740,9 +760,7 @@ def declared_view(conn):
             holder = holder.get(part) if isinstance(holder.get(part), dict) else None
             if holder is None:
                 break
-        # The password is declared even when the server hides it (every connection has one); an ssl client
-        # key only with the client certificate it belongs to.
-        if holder is not None and (path == ("password",) or (path[-1] == "client_key" and holder.get("client_cert"))):
+        if holder is not None and holds_secret(conn, kind, path):
             holder[path[-1]] = vault_placeholder(conn.get("name"), path)
     return declared
 

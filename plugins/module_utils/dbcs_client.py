@@ -482,10 +482,16 @@ class DbcsClient(object):
     def require_streams(self):
         """Streams are a 2.x API: a server that speaks v1 fails here, before any stream request, saying so."""
         self.start_session()
-        if self.api_version == "1" or (self.api_version == "auto" and not self.install_id and self._nested_seen is False):
-            raise DbcsApiError("manage streams", error="this server speaks the v1 API, which has no stream configurations",
-                               hint="Streams need a DBConvert Streams 2.x server (2.0 or later); set api_version to 2 "
-                                    "only if the server is one")
+        # 2.x servers tell their install id (GET /system/defaults); without it, only connections seen in the 2.x form
+        # make a server 2.x. Otherwise it is v1, and no stream request is sent (api_version 2 overrides).
+        if self.api_version == "1" or (self.api_version == "auto" and not self.install_id and not self._nested_seen):
+            raise self._no_streams()
+
+    @staticmethod
+    def _no_streams():
+        return DbcsApiError("manage streams", error="this server speaks the v1 API, which has no stream configurations",
+                            hint="Streams need a DBConvert Streams 2.x server (2.0 or later); set api_version to 2 "
+                                 "only if the server is one")
 
     def list_stream_configs(self):
         return self._list_all("/stream-configs", "list stream configurations", "stream configurations")

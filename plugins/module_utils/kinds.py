@@ -19,25 +19,33 @@ import re
 
 
 class Field(object):
-    """One field of a connection, as a module option and as each dialect places it."""
+    """One field of a connection: its module option, where each dialect places it, whether it is a secret."""
 
-    def __init__(self, name, v1=None, v2=None, secret=False, hint=None):
+    def __init__(self, name, v1=None, v2=None, option=None, secret=False, hint=None, implied_by=None, doc=None):
         self.name = name          # the option name (flat form)
         self.v1 = v1              # key in the v1 (flat) wire form; None: v1 has no such field
         self.v2 = v2              # key path in the 2.x (nested) wire form; None: 2.x has no such field
+        self.option = dict(option or dict(type="str"), **(dict(no_log=True) if secret else {}))
         self.secret = secret
         self.hint = hint          # what to do instead, where a dialect has no such field
+        # For a secret: when a connection holds one although the server does not show it - "always" (a password),
+        # or when the named field has a value (an S3 secret key goes with an access key).
+        self.implied_by = implied_by
+        # Its documentation (the description of the option), for the fields that doc_fragments/connection.py does not
+        # describe in prose: the doc fragment builds their entries from the table.
+        self.doc = doc
 
 
 class Kind(object):
-    """A kind of connection: its fields, its default port, what creating one needs per dialect."""
+    """A kind of connection: its fields, its default port, what creating one needs, the dialects that have it."""
 
-    def __init__(self, name, fields, default_port=None, required=(), required_v1=()):
+    def __init__(self, name, fields, default_port=None, required=(), required_v1=(), dialects=("1", "2")):
         self.name = name
         self.fields = fields
         self.default_port = default_port
         self.required = tuple(required)          # needed to create one, in both dialects
         self.required_v1 = tuple(required_v1)    # needed only by v1 servers
+        self.dialects = tuple(dialects)          # the API dialects whose servers hold this kind
 
     @property
     def field_names(self):
@@ -50,12 +58,25 @@ class Kind(object):
         return None
 
 
+SSL_MODES = ("disabled", "require", "verify-ca", "verify-full")
+# TLS settings of a database connection: PEM text or a file per certificate or key; client_key is the secret.
+SSL_OPTION = dict(type="dict", options=dict(
+    mode=dict(type="str", default="require", choices=list(SSL_MODES)),
+    ca=dict(type="str"),
+    ca_path=dict(type="path"),
+    client_cert=dict(type="str"),
+    client_cert_path=dict(type="path"),
+    client_key=dict(type="str", no_log=True),
+    client_key_path=dict(type="path", no_log=False),
+), mutually_exclusive=[("ca", "ca_path"), ("client_cert", "client_cert_path"), ("client_key", "client_key_path")])
+
+
 def _database_fields(with_schema):
     fields = [
         Field("host", "host", ("spec", "database", "host")),
-        Field("port", "port", ("spec", "database", "port")),
+        Field("port", "port", ("spec", "database", "port"), option=dict(type="int")),
         Field("username", "username", ("spec", "database", "username")),
-        Field("password", "password", ("spec", "database", "password"), secret=True),
+        Field("password", "password", ("spec", "database", "password"), secret=True, implied_by="always"),
         Field("database", "database", ("spec", "database", "database")),
     ]
     if with_schema:
@@ -64,19 +85,52 @@ def _database_fields(with_schema):
                             hint="2.x chooses the schema per stream: remove schema from the connection, and create the "
                                  "schema with dbconvert.streams.dbcs_schema"))
     # TLS settings stay at the top level in both dialects; ssl.client_key is a secret (SSL_SECRET).
-    fields.append(Field("ssl", "ssl", ("ssl",)))
+    fields.append(Field("ssl", "ssl", ("ssl",), option=SSL_OPTION))
     return fields
 
 
+# One entry per kind: adding a kind is one entry here, its options' documentation in
+# doc_fragments/connection.py and the role's argument spec (docs/extending.md).
 KINDS = dict((kind.name, kind) for kind in (
     Kind("mysql", _database_fields(with_schema=False), default_port=3306,
          required=("host", "username", "password")),
     Kind("postgresql", _database_fields(with_schema=True), default_port=5432,
          required=("host", "username", "password"), required_v1=("database",)),
+    Kind("files", [
+        Field("base_path", None, ("spec", "files", "basePath"),
+              doc="Directory on the DBConvert Streams server that the connection reads and writes (C(basePath)); the test "
+                  "of the connection checks that it exists and that the server can write to it."),
+    ], required=("base_path",), dialects=("2",)),
+    Kind("s3", [
+        Field("region", None, ("spec", "s3", "region"), doc="Region of the object store, for example C(us-east-1)."),
+        Field("endpoint", None, ("spec", "s3", "endpoint"),
+              doc="URL of an S3-compatible service, for example C(http://minio.internal:9000); leave it out for Amazon S3."),
+        Field("bucket", None, ("spec", "s3", "scope", "bucket"),
+              doc="Bucket the connection works in (its scope); the test of the connection lists it."),
+        Field("prefix", None, ("spec", "s3", "scope", "prefix"), doc="Key prefix inside the bucket that the connection works under."),
+        # An access key id is not a secret (it names the key, as a user name does).
+        Field("access_key", None, ("spec", "s3", "credentials", "accessKey"), option=dict(type="str", no_log=False),
+              doc="Access key id; leave the access and secret keys out to use the server's own credentials."),
+        Field("secret_key", None, ("spec", "s3", "credentials", "secretKey"), secret=True, implied_by="access_key",
+              doc="Secret access key that goes with the access key."),
+        Field("session_token", None, ("spec", "s3", "credentials", "sessionToken"), secret=True,
+              doc="Session token of temporary credentials."),
+    ], required=("region",), dialects=("2",)),
 ))
 # Kinds that 2.x servers hold and this collection reads but does not manage yet.
-OTHER_KINDS = ("files", "s3", "snowflake")
+OTHER_KINDS = ("snowflake",)
 ALL_KINDS = tuple(KINDS) + OTHER_KINDS
+
+
+def fields_by_name():
+    """Every field of every kind, once, in the table's order (the options of a connection)."""
+    found = {}
+    for kind in KINDS.values():
+        for field in kind.fields:
+            found.setdefault(field.name, field)
+    return found
+
+
 # The secret inside the ssl field of the database kinds.
 SSL_SECRET = "client_key"
 # Keys whose values are secrets in a connection of a kind the table does not describe.

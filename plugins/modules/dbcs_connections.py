@@ -21,6 +21,7 @@ author:
   - DBConvert Streams collection developers (@dbconvert)
 extends_documentation_fragment:
   - dbconvert.streams.dbcs
+  - dbconvert.streams.connection.ITEMS
   - dbconvert.streams.dbcs.ACTION_GROUP
 attributes:
   check_mode:
@@ -30,92 +31,6 @@ attributes:
     support: full
     description: One before/after per connection that changes, secrets masked.
 options:
-  connections:
-    description:
-      - The declared connections. Names must be unique in the list.
-      - An item with O(connections[].state=absent) is deleted.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      name:
-        description:
-          - Name of the connection; identifies it on the server (exact, case-sensitive match).
-          - Any text without control characters (a line break or tab is refused, except with O(connections[].state=absent)).
-        type: str
-        required: true
-      state:
-        description: V(present) creates or updates the connection; V(absent) deletes it.
-        type: str
-        choices: [present, absent]
-        default: present
-      type:
-        description: Database type. Required to create a connection (unless O(connections[].clone_from) is set).
-        type: str
-        choices: [mysql, postgresql]
-      host:
-        description: Host name or address of the database server. Required to create a connection.
-        type: str
-      port:
-        description:
-          - TCP port of the database server, 1 to 65535.
-          - When a connection is created without it, the type's default is used (3306 for MySQL, 5432 for PostgreSQL).
-        type: int
-      username:
-        description: Database user. Required to create a connection.
-        type: str
-      password:
-        description:
-          - Password of the database user. Required to create a connection (unless O(connections[].clone_from) is set).
-          - Never shown. See O(connections[].update_password).
-        type: str
-      database:
-        description: Database to connect to. Required to create a PostgreSQL connection on a v1 server.
-        type: str
-      schema:
-        description:
-          - PostgreSQL schema the connection works in. Only valid for O(connections[].type=postgresql).
-          - Only on servers of the v1 dialect; on 2.x servers setting it fails before any change (2.x chooses the
-            schema per stream).
-        type: str
-      ssl:
-        description: TLS settings; when set they replace the server's as a whole. See M(dbconvert.streams.dbcs_connection).
-        type: dict
-        suboptions:
-          mode:
-            description: TLS mode of the database connection.
-            type: str
-            choices: [disabled, require, verify-ca, verify-full]
-            default: require
-          ca:
-            description: PEM text of the CA certificate.
-            type: str
-          ca_path:
-            description: Path of a PEM file with the CA certificate.
-            type: path
-          client_cert:
-            description: PEM text of the client certificate.
-            type: str
-          client_cert_path:
-            description: Path of a PEM file with the client certificate.
-            type: path
-          client_key:
-            description: PEM text of the client's private key; never shown.
-            type: str
-          client_key_path:
-            description: Path of a PEM file with the client's private key.
-            type: path
-      update_password:
-        description:
-          - V(always) compares the password (and SSL client key) and sends it when it differs; against a
-            server that does not return passwords it is sent, and reported changed, on every run.
-          - V(on_create) sends it only when the connection is created. See M(dbconvert.streams.dbcs_connection).
-        type: str
-        choices: [always, on_create]
-        default: always
-      clone_from:
-        description: Name or id of a connection to copy when this one does not exist yet.
-        type: str
   purge:
     description:
       - Delete every connection on the server that O(connections) does not name.

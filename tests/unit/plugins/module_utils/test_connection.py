@@ -417,17 +417,17 @@ def test_plan_on_a_2x_server_creates_postgresql_without_a_database():
 
 
 def test_a_connection_of_an_unmanaged_kind_is_never_written_but_can_be_deleted_and_purged():
-    s3 = {"id": "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU6", "name": "lake", "type": "s3",
-          "spec": {"s3": {"region": "eu", "credentials": {"accessKey": "AK", "secretKey": "SK", "sessionToken": "ST"}}}}
-    with pytest.raises(SpecError, match=r"^name 'lake' is a s3 connection on the server, which this collection does "
-                                        r"not manage"):
-        plan_changes([spec(name="lake", type="postgresql", host="h")], [s3])
-    with pytest.raises(SpecError, match=r"^clone_from 'lake' is a s3 connection"):
-        plan_changes([spec(name="copy", clone_from="lake")], [s3])
-    (deleted,) = plan_changes([spec(name="lake", state="absent")], [s3])
-    (purged,) = plan_changes([], [s3], purge=True)
+    snow = {"id": "conn_2sZyDMeIbdaXnN9OL7vYzzAiZU6", "name": "lake", "type": "snowflake",
+            "spec": {"snowflake": {"account": "acme", "username": "u", "password": "snow-pw"}}}
+    with pytest.raises(SpecError, match=r"^name 'lake' is a snowflake connection on the server, which this collection "
+                                        r"does not manage"):
+        plan_changes([spec(name="lake", type="postgresql", host="h")], [snow], nested=True)
+    with pytest.raises(SpecError, match=r"^clone_from 'lake' is a snowflake connection"):
+        plan_changes([spec(name="copy", clone_from="lake")], [snow], nested=True)
+    (deleted,) = plan_changes([spec(name="lake", state="absent")], [snow], nested=True)
+    (purged,) = plan_changes([], [snow], purge=True, nested=True)
     assert deleted.action == purged.action == "delete"
-    assert purged.diff() == {"before": {"name": "lake", "type": "s3"}, "after": {},
+    assert purged.diff() == {"before": {"name": "lake", "type": "snowflake"}, "after": {},
                              "before_header": "connection 'lake'", "after_header": "connection 'lake'"}
 
 

@@ -14,6 +14,7 @@ from ansible_collections.dbconvert.streams.plugins.module_utils.connection impor
     check_schema_name,
     database_names, info_view, is_type, jinja_literal, jinja_string, ping_result, plan_changes, schemas_in,
     select_connections)
+from ansible_collections.dbconvert.streams.plugins.module_utils.kinds import from_wire
 
 CONNECTION_DEFAULTS = dict((key, spec.get("default")) for key, spec in CONNECTION_OPTIONS.items())
 
@@ -146,10 +147,32 @@ def render(value, **variables):
 
 
 def test_an_unmanaged_kind_has_no_declared_view_and_no_secret():
-    view = info_view({"id": PG_ID, "name": "lake", "type": "s3",
-                      "spec": {"s3": {"region": "eu", "credentials": {"accessKey": "AK", "secretKey": "SK"}}}})
-    assert view == {"id": PG_ID, "name": "lake", "type": "s3", "declared": None,
-                    "spec": {"s3": {"region": "eu", "credentials": {"accessKey": "AK"}}}}
+    view = info_view({"id": PG_ID, "name": "wh", "type": "snowflake",
+                      "spec": {"snowflake": {"account": "acme", "username": "u", "password": "snow-pw"}}})
+    assert view == {"id": PG_ID, "name": "wh", "type": "snowflake", "declared": None,
+                    "spec": {"snowflake": {"account": "acme", "username": "u"}}}
+
+
+def test_an_s3_connection_reads_flat_without_its_secrets_and_declares_them_from_the_vault():
+    conn = from_wire({"id": PG_ID, "name": "lake", "type": "S3", "spec": {"s3": {
+        "region": "eu", "endpoint": "http://127.0.0.1:9000", "scope": {"bucket": "b", "prefix": "p/"},
+        "credentials": {"accessKey": "AK", "secretKey": "SK", "sessionToken": "ST"}}}})
+    fields = dict(region="eu", endpoint="http://127.0.0.1:9000", bucket="b", prefix="p/", access_key="AK")
+    assert info_view(conn) == dict(fields, id=PG_ID, name="lake", type="s3", declared=dict(
+        fields, name="lake", type="s3", secret_key='{{ vault_dbcs_secret_keys["lake"] }}',
+        session_token='{{ vault_dbcs_session_tokens["lake"] }}'))
+    # A server that hides secrets: the secret key goes with the access key; a session token is not assumed.
+    hidden = dict(conn)
+    del hidden["secret_key"], hidden["session_token"]
+    assert info_view(hidden)["declared"] == dict(fields, name="lake", type="s3",
+                                                 secret_key='{{ vault_dbcs_secret_keys["lake"] }}')
+    assert info_view(dict(hidden, access_key=None))["declared"].get("secret_key") is None
+
+
+def test_a_files_connection_reads_flat():
+    conn = from_wire({"id": PG_ID, "name": "dir", "type": "files", "spec": {"files": {"basePath": "/data"}}})
+    assert info_view(conn) == dict(id=PG_ID, name="dir", type="files", base_path="/data",
+                                   declared=dict(name="dir", type="files", base_path="/data"))
 
 
 def test_ping_result_shapes():

@@ -179,7 +179,24 @@ def test_create_database_sends_the_name_as_text(server):
 
 
 def test_a_connection_of_an_unmanaged_kind_keeps_its_spec(v2):
-    s3 = {"id": CONN_ID, "name": "lake", "type": "s3", "created": 1,
-          "spec": {"s3": {"region": "eu", "credentials": {"accessKey": "AK", "secretKey": "SK"}}}}
-    v2.on("GET", "/connections", (200, {"items": [s3], "total": 1, "filtered": 1}))
-    assert client_for(v2).list_connections() == [s3]
+    snow = {"id": CONN_ID, "name": "wh", "type": "snowflake", "created": 1,
+            "spec": {"snowflake": {"account": "acme", "username": "u", "password": "snow-pw"}}}
+    v2.on("GET", "/connections", (200, {"items": [snow], "total": 1, "filtered": 1}))
+    assert client_for(v2).list_connections() == [snow]
+
+
+def test_streams_on_a_server_without_an_install_id_fail_before_any_stream_request(server):
+    """2.x servers tell their install id: without it (and without connections seen in the 2.x form) the server is v1,
+    and the stream modules fail with the clear message before any stream request - even before any connection was
+    listed, which is when they ask."""
+    client = client_for(server)
+    with pytest.raises(DbcsApiError, match="this server speaks the v1 API, which has no stream configurations"):
+        client.require_streams()
+    assert [path for _method, path in server.calls() if "stream" in path] == []
+
+
+def test_a_pinned_2x_client_reports_a_missing_stream_route_as_it_is(server):
+    server.on("GET", "/stream-configs", (404, {"error": "not found"}))
+    with pytest.raises(DbcsApiError) as failure:
+        client_for(server, api_version="2").list_stream_configs()
+    assert failure.value.status == 404 and "v1 API" not in str(failure.value)

@@ -151,7 +151,7 @@ def cases(databases, pem, flavour, existing, scratch, schema, closed):
         Case("conn-port-bool", "dbcs_connection", c("port-bool", port=True),
              r"^port must be a whole number between 1 and 65535, got True$", "port", what="port: true (YAML boolean)"),
         Case("conn-type-choice", "dbcs_connection", c("type-choice", type="oracle"),
-             r"value of type must be one of: mysql, postgresql, got: oracle", "type", what="type not a choice"),
+             r"value of type must be one of: mysql, postgresql, files, s3, got: oracle", "type", what="type not a choice"),
         Case("conn-unknown-key", "dbcs_connection", c("unknown-key", hostname="db.example.com"),
              r"Unsupported parameters for \(dbconvert\.streams\.dbcs_connection\) module: hostname", "hostname",
              what="unknown option hostname"),

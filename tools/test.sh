@@ -160,7 +160,9 @@ step_molecule() {
 
 step_reliability() {
   need_db || return 1
-  (cd "$root" && DBCS_RELIABILITY_REPORT=$root/docs/reliability.md pytest -q -p no:cacheprovider tests/reliability)
+  # Two workers, a test file each at a time: much of the suite waits (timeouts, servers, databases).
+  (cd "$root" && DBCS_RELIABILITY_REPORT=$root/docs/reliability.md \
+    pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=15 tests/reliability)
 }
 
 step_build() {
@@ -197,6 +199,7 @@ step_bench() {
   local rc=0
   (cd "$root" && python tests/bench/bench.py) || rc=1
   (cd "$root" && python tests/bench/bench_load.py) || rc=1
+  (cd "$root" && python tests/bench/bench_streams.py) || rc=1
   return $rc
 }
 

@@ -1,25 +1,30 @@
 # -*- coding: utf-8 -*-
 # Copyright: dbconvert.streams contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The bulk converge benchmark: dbcs_connections against the loops a user would otherwise write.
+"""The bulk converge benchmark: dbcs_connections against the loops a user would otherwise write, in both API dialects.
 
-    python tests/bench/bench.py [--sizes 100,1000] [--runs A,B,C,D] [--max-seconds 180] [--doc FILE | --no-doc] [--keep]
+    python tests/bench/bench.py [--sizes 100,1000] [--runs A,B,C,D] [--dialects v1,2.x] [--max-seconds 180]
+                                [--doc FILE | --no-doc] [--keep]
 
 `make bench` runs it (tools/test.sh bench: throwaway databases, their DBCS_PG_* / DBCS_MY_* in the
 environment, the venv first on PATH). For each size N it declares N connections (half PostgreSQL,
 half MariaDB, pointing at those databases; nothing is tested, so no database is contacted) and runs,
-each through ansible-playbook against a local dbcs-server started on a fresh data directory:
+each through ansible-playbook against a local dbcs-server started on a fresh data directory, once
+against a v1 server (--api-version 1 --strict-configs, as the vendor's v1 answers) and once against
+a 2.x one (--api-version 2), one right after the other:
 
   A  dbcs_connections, from empty
   D  the same playbook again on A's server: nothing to change
   B  one dbcs_connection task with a loop, from empty
-  C  the baseline with ansible.builtin.uri: GET /user/configs, GET /connections, one POST per item
+  C  the baseline with ansible.builtin.uri, in the dialect's own terms: v1 GET /user/configs, 2.x GET
+     /system/defaults (the install id, then sent as X-Install-ID); GET /connections; one POST per item
 
 It prints wall seconds, the requests the server logged (--request-log), the server's own time (sum
-of the logged duration_ms), the peak RSS of ansible-playbook (its largest process), and C/A and B/A.
-B and C are skipped at a size where the figures of a smaller size predict more than --max-seconds.
-The table is also written into docs/performance.md (between the bench markers) with the machine;
-a smoke run: `python tests/bench/bench.py --sizes 20 --no-doc`. Timings are printed, never asserted.
+of the logged duration_ms), the peak RSS of ansible-playbook (its largest process), and C/A and B/A,
+the two dialects side by side. B and C are skipped at a size where the figures of a smaller size
+predict more than --max-seconds. The table is also written into docs/performance.md (between the
+bench markers) with the machine; a smoke run: `python tests/bench/bench.py --sizes 20 --no-doc`.
+Timings are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -41,13 +46,19 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import services  # noqa: E402  pylint: disable=wrong-import-position
 DEFAULT_SIZES = (100, 1000)
+# The dialects, each with the options of its server: v1 as the vendor's v1 server answers, 2.x as every server
+# installed since December 2025 does.
+DIALECTS = {
+    "v1": ["--api-version", "1", "--strict-configs"],
+    "2.x": ["--api-version", "2"],
+}
 DOC_BEGIN = "<!-- bench:begin (tests/bench/bench.py writes from here to bench:end) -->"
 DOC_END = "<!-- bench:end -->"
 SCENARIOS = {
     "A": "dbcs_connections, from empty",
     "D": "dbcs_connections again, unchanged (no-op)",
     "B": "loop of dbcs_connection, from empty",
-    "C": "loop of ansible.builtin.uri (configs, list, POST each), from empty",
+    "C": "loop of ansible.builtin.uri (session, list, POST each), from empty",
 }
 # The issue's targets, checked against the figures (never asserted: the bench reports).
 TARGET_RATIO = 20
@@ -88,35 +99,43 @@ PLAYBOOKS = {
       loop_control:
         label: "{{ item.name }}"
 """,
-    "C": PLAY_HEAD.format(title="C - the ansible.builtin.uri baseline") + """
-    - name: Start an API session
+}
+PLAYBOOKS["D"] = PLAYBOOKS["A"]
+# C in each dialect's terms: how the session starts, the headers of every call, where the list keeps its items.
+URI_TASKS = """
+    - name: {start_title}
       ansible.builtin.uri:
-        url: "{{ api_url }}/user/configs"
-        headers:
-          X-API-Key: "{{ api_key }}"
+        url: "{{{{ api_url }}}}{start_path}"{start_headers}
+      register: started
 
     - name: List the connections
       ansible.builtin.uri:
-        url: "{{ api_url }}/connections"
-        headers:
-          X-API-Key: "{{ api_key }}"
+        url: "{{{{ api_url }}}}/connections"
+        headers: {headers}
       register: listed
 
     - name: Create each connection the server does not have
       ansible.builtin.uri:
-        url: "{{ api_url }}/connections"
+        url: "{{{{ api_url }}}}/connections"
         method: POST
-        headers:
-          X-API-Key: "{{ api_key }}"
-        body: "{{ item }}"
+        headers: {headers}
+        body: "{{{{ item }}}}"
         body_format: json
         status_code: [200, 201]
-      loop: "{{ connections | rejectattr('name', 'in', listed.json | map(attribute='name') | list) | list }}"
+      loop: "{{{{ connections | rejectattr('name', 'in', {listed} | map(attribute='name') | list) | list }}}}"
       loop_control:
-        label: "{{ item.name }}"
-""",
+        label: "{{{{ item.name }}}}"
+"""
+C_PLAYBOOKS = {
+    "v1": PLAY_HEAD.format(title="C - the ansible.builtin.uri baseline (v1)") + URI_TASKS.format(
+        start_title="Start an API session", start_path="/user/configs",
+        start_headers='\n        headers:\n          X-API-Key: "{{ api_key }}"',
+        headers='{"X-API-Key": "{{ api_key }}"}', listed="listed.json"),
+    "2.x": PLAY_HEAD.format(title="C - the ansible.builtin.uri baseline (2.x)") + URI_TASKS.format(
+        start_title="Read the install id", start_path="/system/defaults", start_headers="",
+        headers='{"X-API-Key": "{{ api_key }}", "X-Install-ID": "{{ started.json.installId }}"}',
+        listed="listed.json['items']"),
 }
-PLAYBOOKS["D"] = PLAYBOOKS["A"]
 
 # Without GNU time: run ansible-playbook under a small Python parent and report its children's peak RSS.
 RUSAGE_WRAPPER = (
@@ -129,12 +148,12 @@ RUSAGE_WRAPPER = (
 
 
 class Server(object):
-    """A dbcs-server on a fresh data directory, logging every request, started and stopped (by pid) by the
-    services harness (tools/services.py)."""
+    """A dbcs-server of one dialect on a fresh data directory, logging every request, started and stopped (by pid)
+    by the services harness (tools/services.py)."""
 
-    def __init__(self, workdir, name):
+    def __init__(self, workdir, name, dialect):
         self.services = services.Services(os.path.join(workdir, name))
-        record = self.services.start_server(name, ["--strict-configs", "--api-version", "1"])
+        record = self.services.start_server(name, DIALECTS[dialect])
         self.url = record["url"]
         self.key = record["api_keys"][0]
         self.request_log = record["request_log"]
@@ -162,14 +181,24 @@ def declared_connections(count):
             for i in range(count)]
 
 
-def run_playbook(workdir, scenario, size, server, connections):
+def api_form(conn, dialect):
+    """A declared connection as the dialect's API takes it (what C posts): flat in v1, under spec.database in 2.x."""
+    if dialect == "v1":
+        return conn
+    return dict(name=conn["name"], type=conn["type"], spec=dict(database=dict(
+        (key, conn[key]) for key in ("host", "port", "username", "password", "database"))))
+
+
+def run_playbook(workdir, scenario, size, server, connections, dialect):
     """Run one scenario's playbook; return wall seconds, exit code and peak RSS (KiB) of ansible-playbook."""
-    base = os.path.join(workdir, "%s-%d" % (scenario, size))
+    base = os.path.join(workdir, "%s-%d-%s" % (scenario, size, dialect))
     playbook = base + ".yml"
     variables = base + ".vars.json"
     rss_file = base + ".rss"
+    if scenario == "C":
+        connections = [api_form(conn, dialect) for conn in connections]
     with open(playbook, "w", encoding="utf-8") as handle:
-        handle.write(PLAYBOOKS[scenario])
+        handle.write(C_PLAYBOOKS[dialect] if scenario == "C" else PLAYBOOKS[scenario])
     with open(variables, "w", encoding="utf-8") as handle:
         json.dump(dict(api_url=server.url, api_key=server.key, connections=connections), handle)
     os.chmod(variables, 0o600)
@@ -193,117 +222,136 @@ def run_playbook(workdir, scenario, size, server, connections):
     return wall, rc, rss, base + ".log"
 
 
-def measure(workdir, scenario, size, server, connections):
+def measure(workdir, scenario, size, server, connections, dialect):
     """Run a scenario and check, from the request log, that it did what it should."""
     before = len(server.requests())
-    wall, rc, rss, log = run_playbook(workdir, scenario, size, server, connections)
+    wall, rc, rss, log = run_playbook(workdir, scenario, size, server, connections, dialect)
     logged = server.requests()[before:]
     writes = [r for r in logged if r["method"] in ("POST", "PUT", "DELETE")]
     created = [r for r in writes if r["method"] == "POST" and r["path"].endswith("/connections") and r["status"] in (200, 201)]
-    row = dict(size=size, scenario=scenario, wall=wall, requests=len(logged), writes=len(writes), rss=rss, rc=rc,
-               server_ms=sum(r.get("duration_ms", 0) for r in logged), note="")
+    row = dict(size=size, scenario=scenario, dialect=dialect, wall=wall, requests=len(logged), writes=len(writes), rss=rss,
+               rc=rc, server_ms=sum(r.get("duration_ms", 0) for r in logged), note="")
     expected_ok = len(writes) == 0 if scenario == "D" else (len(created) == size and len(writes) == size)
     if rc != 0 or not expected_ok:
         row["note"] = "FAILED: exit %d, %d writes (%d creates) logged; see %s" % (rc, len(writes), len(created), log)
     return row
 
 
-def estimate(rows, scenario, size):
+def estimate(rows, scenario, size, dialect):
     """Seconds a scenario would take at `size`, and what the guess rests on: scaled linearly from the
-    largest smaller size measured, else the issue's figure of about 0.4 s of Ansible overhead per item."""
-    smaller = [r for r in rows if r["scenario"] == scenario and r["size"] < size and r.get("wall") is not None]
+    largest smaller size measured in the dialect, else the issue's figure of about 0.4 s of Ansible overhead per item."""
+    smaller = [r for r in rows if r["scenario"] == scenario and r["dialect"] == dialect and r["size"] < size
+               and r.get("wall") is not None]
     if not smaller:
         return SECONDS_PER_LOOP_ITEM * size, "%.1f s per item" % SECONDS_PER_LOOP_ITEM
     ref = max(smaller, key=lambda r: r["size"])
     return ref["wall"] * size / ref["size"], "N=%d" % ref["size"]
 
 
-def run(sizes, scenarios, max_seconds, workdir):
+def run(sizes, scenarios, dialects, max_seconds, workdir):
+    """Every scenario at every size, the dialects one right after the other (so that both meet the same load)."""
     rows = []
     for size in sizes:
         connections = declared_connections(size)
         for scenario in [s for s in ("A", "B", "C") if s in scenarios or (s == "A" and "D" in scenarios)]:
-            guess, basis = estimate(rows, scenario, size)
-            if scenario in ("B", "C") and guess > max_seconds:
-                rows.append(dict(size=size, scenario=scenario, wall=None, note="skipped: about %.0f s estimated from %s (limit %d s)" % (
-                    guess, basis, max_seconds)))
-                report(rows[-1])
-                continue
-            server = Server(workdir, "%s-%d" % (scenario, size))
-            try:
-                rows.append(measure(workdir, scenario, size, server, connections))
-                report(rows[-1])
-                if scenario == "A" and "D" in scenarios:
-                    rows.append(measure(workdir, "D", size, server, connections))
+            for dialect in dialects:
+                guess, basis = estimate(rows, scenario, size, dialect)
+                if scenario in ("B", "C") and guess > max_seconds:
+                    rows.append(dict(size=size, scenario=scenario, dialect=dialect, wall=None,
+                                     note="skipped: about %.0f s estimated from %s (limit %d s)" % (guess, basis, max_seconds)))
                     report(rows[-1])
-            finally:
-                server.stop()
+                    continue
+                server = Server(workdir, "%s-%d-%s" % (scenario, size, dialect), dialect)
+                try:
+                    rows.append(measure(workdir, scenario, size, server, connections, dialect))
+                    report(rows[-1])
+                    if scenario == "A" and "D" in scenarios:
+                        rows.append(measure(workdir, "D", size, server, connections, dialect))
+                        report(rows[-1])
+                finally:
+                    server.stop()
     return rows
 
 
 def report(row):
+    head = "N=%-5d %s %-3s" % (row["size"], row["scenario"], row["dialect"])
     if row.get("wall") is None:
-        print("N=%-5d %s  %s" % (row["size"], row["scenario"], row["note"]), flush=True)
+        print("%s  %s" % (head, row["note"]), flush=True)
     else:
-        print("N=%-5d %s  %7.2f s  %5d requests  %s" % (row["size"], row["scenario"], row["wall"], row["requests"], row["note"]), flush=True)
+        print("%s  %7.2f s  %5d requests  %s" % (head, row["wall"], row["requests"], row["note"]), flush=True)
 
 
-def ratio(rows, size, top, bottom):
-    by = dict((r["scenario"], r) for r in rows if r["size"] == size)
-    if by.get(top, {}).get("wall") is None or by.get(bottom, {}).get("wall") is None:
-        return None
-    return by[top]["wall"] / by[bottom]["wall"]
-
-
-def table(rows, sizes):
-    lines = ["| N | run | wall s | requests | server ms | peak RSS MiB | note |",
-             "|---:|---|---:|---:|---:|---:|---|"]
+def find(rows, size, scenario, dialect):
+    """The measured row of a scenario, or None (not run, or skipped)."""
     for row in rows:
-        label = "%s %s" % (row["scenario"], SCENARIOS[row["scenario"]])
-        if row.get("wall") is None:
-            lines.append("| %d | %s | - | - | - | - | %s |" % (row["size"], label, row["note"]))
-            continue
-        rss = "%.0f" % (row["rss"] / 1024.0) if row.get("rss") else "?"
-        lines.append("| %d | %s | %.2f | %d | %.0f | %s | %s |" % (
-            row["size"], label, row["wall"], row["requests"], row["server_ms"], rss, row["note"]))
+        if (row["size"], row["scenario"], row["dialect"]) == (size, scenario, dialect) and row.get("wall") is not None:
+            return row
+    return None
+
+
+def ratio(rows, size, top, bottom, dialect):
+    high, low = find(rows, size, top, dialect), find(rows, size, bottom, dialect)
+    return high["wall"] / low["wall"] if high and low else None
+
+
+def side_by_side(rows, size, scenario, dialects, cell):
+    """One figure of a scenario in each dialect, 'v1 / 2.x'; '-' where it was not measured."""
+    return " / ".join(cell(row) if row else "-" for row in (find(rows, size, scenario, d) for d in dialects))
+
+
+def table(rows, sizes, dialects):
+    both = " / ".join(dialects)
+    lines = ["| N | run | wall s (%s) | requests (%s) | server ms (%s) | peak RSS MiB (%s) | note |" % ((both,) * 4),
+             "|---:|---|---:|---:|---:|---:|---|"]
+    for size in sizes:
+        for scenario in SCENARIOS:
+            measured = [r for r in rows if (r["size"], r["scenario"]) == (size, scenario)]
+            if not measured:
+                continue
+            notes = "; ".join("%s: %s" % (r["dialect"], r["note"]) for r in measured if r["note"])
+            lines.append("| %d | %s %s | %s | %s | %s | %s | %s |" % (
+                size, scenario, SCENARIOS[scenario],
+                side_by_side(rows, size, scenario, dialects, lambda r: "%.2f" % r["wall"]),
+                side_by_side(rows, size, scenario, dialects, lambda r: "%d" % r["requests"]),
+                side_by_side(rows, size, scenario, dialects, lambda r: "%.0f" % r["server_ms"]),
+                side_by_side(rows, size, scenario, dialects, lambda r: "%.0f" % (r["rss"] / 1024.0) if r.get("rss") else "?"),
+                notes))
     lines.append("")
     for size in sizes:
         parts = []
         for top in ("C", "B"):
-            value = ratio(rows, size, top, "A")
-            parts.append("%s/A = %s" % (top, "%.1f" % value if value is not None else "n/a (%s skipped)" % top))
-        lines.append("- N = %d: %s" % (size, ", ".join(parts)))
+            values = [ratio(rows, size, top, "A", d) for d in dialects]
+            parts.append("%s/A = %s" % (top, " / ".join("%.1f" % v if v is not None else "n/a" for v in values)))
+        lines.append("- N = %d (%s): %s" % (size, both, ", ".join(parts)))
     return "\n".join(lines)
 
 
-def targets(rows):
-    """The issue's targets next to the measured figures."""
-    def find(size, scenario):
-        for row in rows:
-            if row["size"] == size and row["scenario"] == scenario and row.get("wall") is not None:
-                return row
-        return None
+def verdict(value, good):
+    return "n/a (not measured)" if value is None else ("met" if good else "**missed**")
 
-    def verdict(value, good):
-        return "n/a (not measured)" if value is None else ("met" if good else "**missed**")
 
-    lines = ["| target | measured | |", "|---|---|---|"]
-    for top in ("C", "B"):
-        value = ratio(rows, 100, top, "A")
-        lines.append("| N = 100: %s/A >= %d | %s | %s |" % (top, TARGET_RATIO, "%.1f" % value if value is not None else "-",
-                                                            verdict(value, value is not None and value >= TARGET_RATIO)))
-    for size in sorted(set(r["size"] for r in rows)):
-        noop = find(size, "D")
-        if noop:
-            lines.append("| N = %d: no-op re-run at most %d requests | %d | %s |" % (
-                size, TARGET_NOOP_REQUESTS, noop["requests"], verdict(1, noop["requests"] <= TARGET_NOOP_REQUESTS)))
-    big_a, big_d = find(1000, "A"), find(1000, "D")
-    lines.append("| N = 1000: from empty (A) under %d s | %s | %s |" % (
-        TARGET_A_1000_SECONDS, "%.2f s" % big_a["wall"] if big_a else "-",
-        verdict(big_a and 1, big_a is not None and big_a["wall"] < TARGET_A_1000_SECONDS)))
-    lines.append("| N = 1000: no-op (D) under %d s | %s | %s |" % (
-        TARGET_NOOP_SECONDS, "%.2f s" % big_d["wall"] if big_d else "-",
-        verdict(big_d and 1, big_d is not None and big_d["wall"] < TARGET_NOOP_SECONDS)))
+def targets(rows, dialects):
+    """The issue's targets next to the measured figures, per dialect."""
+    def shown(value, fmt):
+        return (value, fmt % value) if value is not None else (None, "")
+
+    def field(size, scenario, key, fmt):
+        return dict((d, shown((find(rows, size, scenario, d) or {}).get(key), fmt)) for d in dialects)
+
+    checks = [("N = 100: %s/A >= %d" % (top, TARGET_RATIO),
+               dict((d, shown(ratio(rows, 100, top, "A", d), "%.1f")) for d in dialects), lambda v: v >= TARGET_RATIO)
+              for top in ("C", "B")]
+    checks += [("N = %d: no-op re-run at most %d requests" % (size, TARGET_NOOP_REQUESTS), field(size, "D", "requests", "%d"),
+                lambda v: v <= TARGET_NOOP_REQUESTS) for size in sorted(set(r["size"] for r in rows))]
+    checks += [("N = 1000: from empty (A) under %d s" % TARGET_A_1000_SECONDS, field(1000, "A", "wall", "%.2f s"),
+                lambda v: v < TARGET_A_1000_SECONDS),
+               ("N = 1000: no-op (D) under %d s" % TARGET_NOOP_SECONDS, field(1000, "D", "wall", "%.2f s"),
+                lambda v: v < TARGET_NOOP_SECONDS)]
+    lines = ["| target | %s |" % " | ".join(dialects), "|---|%s" % ("---|" * len(dialects))]
+    for text, measured, good in checks:
+        cells = ["%s: %s" % (measured[d][1], verdict(1, good(measured[d][0]))) if measured[d][0] is not None
+                 else verdict(None, False) for d in dialects]
+        lines.append("| %s | %s |" % (text, " | ".join(cells)))
     return "\n".join(lines)
 
 
@@ -342,22 +390,22 @@ def shown_path(path):
     return path if relative.startswith("..") else relative
 
 
-def write_doc(path, rows, sizes, load_at_start):
+def write_doc(path, rows, sizes, dialects, load_at_start):
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     block = "\n".join([
         DOC_BEGIN,
-        "Measured %s by `make bench` (`python tests/bench/bench.py --sizes %s`), all runs in one go on this machine:" % (
-            stamp, ",".join(str(s) for s in sizes)),
+        "Measured %s by `make bench` (`python tests/bench/bench.py --sizes %s`), all runs in one go on this machine, "
+        "each figure as %s:" % (stamp, ",".join(str(s) for s in sizes), " / ".join(dialects)),
         "",
     ] + machine(load_at_start) + [
         "",
         "### Results",
         "",
-        table(rows, sizes),
+        table(rows, sizes, dialects),
         "",
         "### The issue's targets",
         "",
-        targets(rows),
+        targets(rows, dialects),
         DOC_END,
     ])
     put_block(path, DOC_BEGIN, DOC_END, block)
@@ -384,10 +432,13 @@ def main(argv=None):
     parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
                         help="comma-separated numbers of connections (default: %(default)s; e.g. 20 for a smoke run)")
     parser.add_argument("--runs", default="A,B,C,D", help="which of A, B, C, D to run (default: %(default)s; D runs A first)")
+    parser.add_argument("--dialects", default=",".join(DIALECTS),
+                        help="the API dialects to measure, side by side (default: %(default)s)")
     parser.add_argument("--max-seconds", type=int, default=180,
                         help="skip B and C at a size where a smaller size predicts more than this (default: %(default)s)")
     parser.add_argument("--doc", default=None,
-                        help="write the table into this file (default: docs/performance.md after a run with the default sizes and runs)")
+                        help="write the table into this file (default: docs/performance.md after a run with the default "
+                        "sizes, runs and dialects)")
     parser.add_argument("--no-doc", action="store_true", help="do not write any file")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (playbooks, logs, request logs)")
     args = parser.parse_args(argv)
@@ -400,20 +451,25 @@ def main(argv=None):
     scenarios = set(s.strip().upper() for s in args.runs.split(",") if s.strip())
     if not scenarios or scenarios - set(SCENARIOS):
         parser.error("--runs takes letters among A, B, C, D, got %r" % args.runs)
-    full_run = tuple(sizes) == DEFAULT_SIZES and scenarios == set(SCENARIOS)
+    wanted = set(d.strip() for d in args.dialects.split(",") if d.strip())
+    if not wanted or wanted - set(DIALECTS):
+        parser.error("--dialects takes %s, got %r" % (" and ".join(DIALECTS), args.dialects))
+    dialects = [d for d in DIALECTS if d in wanted]
+    full_run = tuple(sizes) == DEFAULT_SIZES and scenarios == set(SCENARIOS) and dialects == list(DIALECTS)
     doc = None if args.no_doc else (args.doc or (os.path.join(ROOT, "docs", "performance.md") if full_run else None))
 
     load_at_start = os.getloadavg()
     workdir = tempfile.mkdtemp(prefix="dbcs-bench-")
     try:
-        print("bench: N = %s; playbooks, logs and request logs in %s" % (", ".join(str(s) for s in sizes), workdir), flush=True)
-        rows = run(sizes, scenarios, args.max_seconds, workdir)
+        print("bench: N = %s, API %s; playbooks, logs and request logs in %s" % (
+            ", ".join(str(s) for s in sizes), " and ".join(dialects), workdir), flush=True)
+        rows = run(sizes, scenarios, dialects, args.max_seconds, workdir)
         print()
-        print(table(rows, sizes))
+        print(table(rows, sizes, dialects))
         print()
-        print(targets(rows))
+        print(targets(rows, dialects))
         if doc:
-            write_doc(doc, rows, sizes, load_at_start)
+            write_doc(doc, rows, sizes, dialects, load_at_start)
             print("\nwritten into %s" % os.path.relpath(doc, ROOT))
     finally:
         if args.keep:

@@ -11,18 +11,22 @@ Sizes from the environment, for deeper local runs: DBCS_REL_FAULT_CONNECTIONS (5
 answer one second longer).
 """
 
+import json
 import os
 import re
+import secrets
+import threading
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
-from declared import api_body, declare, duplicates, mismatches, secrets_of, server_connections
+from declared import declare, duplicates, mismatches, secrets_of, server_connections, set_up
 from fault_proxy import FAULT_KINDS, FaultPlan, FaultProxy
 from playbook_runner import PlaybookRunner, play
-from server_helpers import ServerProcess
 
-CONNECTIONS = int(os.environ.get("DBCS_REL_FAULT_CONNECTIONS", "50"))
+CONNECTIONS = int(os.environ.get("DBCS_REL_FAULT_CONNECTIONS", "50"))  # on the primary flavour; the others: 20
 RATE = float(os.environ.get("DBCS_REL_FAULT_RATE", "0.3"))
 SEED = int(os.environ.get("DBCS_REL_FAULT_SEED", "7"))
 TIMEOUT = int(os.environ.get("DBCS_REL_FAULT_TIMEOUT", "2"))
@@ -31,12 +35,13 @@ MAX_RUNS = 10
 # One clear message per failure: what was being done, then the HTTP status and the server's (or the
 # gateway's) short text, or why no answer came, and what to check. Never a traceback or HTML.
 CLEAR_FAILURE = re.compile(
-    r"^Could not (start an API session \(GET /user/configs\)|list connections|read connection conn_\w+|"
+    r"^Could not (start an API session \(GET /(system/defaults|user/configs)\)|list connections|read connection conn_\w+|"
     r"create connection '[^']+'|update connection '[^']+' \(conn_\w+\)|delete connection '[^']+' \(conn_\w+\)|"
     r"delete connection conn_\w+)"
     r"(: HTTP (502|503|504): [A-Za-z][A-Za-z -]+( \(an HTML page, not an answer of the Connection API\))?"
     r"|: no answer from http://127\.0\.0\.1:\d+/api/v1(: [a-z][^<>\n]+\. Check api_url .+"
-    r"| within \d+ s\. Raise the timeout option if the server needs longer, and check that it is working))"
+    r"| within \d+ s( \(\d+ attempts, \d+\.\d s in all\))?\. Raise the timeout option if the server needs longer, and check "
+    r"that it is working))"
     r"(\. Whether it was created is unknown: reading the connections back failed too \(.+\)\. Run the task again: "
     r"it finds the connection if it was created)?$")
 
@@ -64,6 +69,7 @@ SINGLE = """
         password: "{{ conn.password | default(omit) }}"
         database: "{{ conn.database | default(omit) }}"
         ssl: "{{ conn.ssl | default(omit) }}"
+        update_password: "{{ conn.update_password | default(omit) }}"
       vars:
         conn: "{{ connections | selectattr('name', 'eq', item) | first }}"
       loop: "{{ connections | map(attribute='name') | list }}"
@@ -73,8 +79,8 @@ SINGLE = """
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    server = ServerProcess(tmp_path_factory.mktemp("fault-server"), key_count=12, args=["--strict-configs"])
+def server(flavour, tmp_path_factory):
+    server = flavour.server(tmp_path_factory.mktemp("fault-server"), key_count=12)
     server.start()
     yield server
     server.stop()
@@ -113,6 +119,21 @@ def resent_creates(records):
             if record.status in (200, 201):
                 landed.add(record.name)
     return resent
+
+
+def assert_dialect_headers(flavour, records):
+    """The dialect's headers on what the modules sent: X-Confirm-Delete: true on every DELETE; on 2.x X-Install-ID on
+    every request after GET /system/defaults (which goes without it, and without the API key), on v1 on none."""
+    problems = []
+    for r in records:
+        if r.method == "DELETE" and r.confirm_delete != "true":
+            problems.append("DELETE %s without X-Confirm-Delete: true" % r.path)
+        if r.path.endswith("/system/defaults"):
+            if r.headers & {"x-api-key", "x-install-id"}:
+                problems.append("GET /system/defaults with %s" % sorted(r.headers & {"x-api-key", "x-install-id"}))
+        elif ("x-install-id" in r.headers) != (flavour.api_version == 2):
+            problems.append("%s %s %s X-Install-ID" % (r.method, r.path, "with" if "x-install-id" in r.headers else "without"))
+    assert not problems, problems[:10]
 
 
 def converge_until_done(runner, name, playbook, variables, proxy, diff=False, check=False, returns=False):
@@ -161,9 +182,60 @@ def fault_figures(proxy, records=None):
     return "%d requests, %d faults (%s)" % (len(records), sum(faults.values()), kinds)
 
 
-def test_converge_through_faults(server, databases, tmp_path, report):
+class Echo(BaseHTTPRequestHandler):
+    """An upstream that answers every request with the headers it got (as JSON) and a few of its own."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        data = json.dumps([[k, v] for k, v in self.headers.items()]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Request-Id", "req-7")
+        self.send_header("Retry-After", "1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+
+def test_proxy_forwards_every_header(report):
+    """The fault proxy is transparent: whatever the dialect needs (X-API-Key, X-Install-ID, X-Confirm-Delete) and any
+    other request header reaches the server as sent, and the server's answer headers come back."""
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=upstream.serve_forever, daemon=True)
+    thread.start()
+    sent = {"X-API-Key": "key-" + secrets.token_hex(8), "X-Install-ID": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+            "X-Confirm-Delete": "true", "Idempotency-Key": "idem-1", "Accept": "application/json", "X-Custom": "a, b"}
+    try:
+        with FaultProxy("http://127.0.0.1:%d" % upstream.server_address[1], FaultPlan()) as proxy:
+            answers = {method: requests.request(method, proxy.tagged_api_url("echo") + "/connections/conn_x", headers=sent,
+                                                json={"name": "x"} if method in ("POST", "PUT") else None, timeout=10)
+                       for method in ("GET", "POST", "PUT", "DELETE")}
+            records = proxy.snapshot()
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+    for method, answer in answers.items():
+        got = dict(answer.json())
+        assert {k: got.get(k) for k in sent} == sent, method
+        assert answer.headers["X-Request-Id"] == "req-7" and answer.headers["Retry-After"] == "1", method
+    assert [r.confirm_delete for r in records] == ["true"] * 4
+    assert all({"x-api-key", "x-install-id", "x-confirm-delete"} <= r.headers for r in records)
+    report.row("the fault proxy forwards every header", "GET, POST, PUT and DELETE through the proxy to an echoing upstream, "
+               "with X-API-Key, X-Install-ID, X-Confirm-Delete, Idempotency-Key and a custom header",
+               "each reached the upstream as sent; the upstream's answer headers came back")
+
+
+def test_converge_through_faults(flavour, server, databases, tmp_path, report):
     key = server.take_key()
-    declared = declare(databases, "fault", CONNECTIONS)
+    declared = flavour.declared(declare(databases, "fault", flavour.size(CONNECTIONS, min(CONNECTIONS, 20))))
     runner = PlaybookRunner(tmp_path, secrets_of(declared, key))
     runner.watch(server.request_log, server.stderr_path)
     plan = FaultPlan(seed=SEED, rate=RATE)
@@ -181,13 +253,14 @@ def test_converge_through_faults(server, databases, tmp_path, report):
         again_runs, again_messages, _result = nothing_to_do(runner, "again", book, variables, proxy)
 
     assert_clear(messages + check_messages + again_messages)
-    held = server_connections(server.api(key))
+    held = flavour.held(server, key)
     assert not duplicates(held)
     assert mismatches(declared, held) == []
     sent, landed = writes_by_name(records)
     assert set(landed) == {c["name"] for c in declared} and set(landed.values()) == {1}
     resent = resent_creates(records)
     assert resent == 0
+    assert_dialect_headers(flavour, proxy.snapshot())
     scan = runner.scan()
     assert scan.hits == 0, scan.where()
     report.row("dbcs_connections: converge %d connections from empty through faults" % CONNECTIONS,
@@ -219,13 +292,12 @@ SET_TASK = """
 """
 
 
-def test_failures_retries_cannot_cure(server, databases, tmp_path, report):
+def test_failures_retries_cannot_cure(flavour, server, databases, tmp_path, report):
     """Scripted faults that outlast the retries: each ends its task with one clear message."""
     key = server.take_key()
     api = server.api(key)
     pool = declare(databases, "unc", 16, ssl_every=4)
-    for conn in pool[3:6]:  # the connections that the update and the deletes find
-        api.create(api_body(conn))
+    set_up(server, api, pool[3:6])  # the connections that the update and the deletes find
     forwarded, partial = pool[6:9], pool[9:15]
     failing = [partial[1]["name"], partial[4]["name"]]
     ident = r"'%s' \(conn_\w{27}\)"
@@ -237,11 +309,12 @@ def test_failures_retries_cannot_cure(server, databases, tmp_path, report):
          [("GET", r"^/api/v1/connections$", "503", None)],
          r"^Could not list connections: HTTP 503: Service Temporarily Unavailable%s$" % HTML_PAGE),
         ("reset", "every connection reset", SINGLE_TASK, pool[2], [("*", r"", "reset_before", None)],
-         r"^Could not start an API session \(GET /user/configs\): %s$" % (NO_ANSWER % "reset")),
+         r"^Could not start an API session \(GET /system/defaults\): %s$" % (NO_ANSWER % "reset")),
         ("put_delay", "every PUT answered after the 1 s timeout", SINGLE_TASK, dict(pool[3], host="changed.invalid", timeout=1),
          [("PUT", r"^/api/v1/connections/", "delay", None)],
-         r"^Could not update connection %s: no answer from http://127\.0\.0\.1:\d+/t/put_delay/api/v1 within 1 s\. "
-         r"Raise the timeout option if the server needs longer, and check that it is working$" % (ident % "unc-003")),
+         r"^Could not update connection %s: no answer from http://127\.0\.0\.1:\d+/t/put_delay/api/v1 within 1 s \(5 attempts, "
+         r"\d+\.\d s in all\)\. Raise the timeout option if the server needs longer, and check that it is working$"
+         % (ident % "unc-003")),
         ("delete_reset", "every DELETE reset before it is forwarded", SINGLE_TASK, dict(name=pool[4]["name"], state="absent"),
          [("DELETE", r"^/api/v1/connections/", "reset_before", None)],
          r"^Could not delete connection %s: %s$" % (ident % "unc-004", NO_ANSWER % "delete_reset")),
@@ -293,11 +366,12 @@ def test_failures_retries_cannot_cure(server, databases, tmp_path, report):
     assert "unc-005" not in held
     assert sorted(out["forwarded"]["created"]) == [c["name"] for c in forwarded]
     assert resent_creates(records) == 0 and sent("forwarded", "POST") == 3
+    assert_dialect_headers(flavour, records)
     assert sorted(f["name"] for f in out["partial"]["failures"]) == failing
     assert sorted(out["partial"]["created"]) == sorted(set(c["name"] for c in partial) - set(failing))
     assert set(out["partial"]["created"]) <= set(held) and not set(failing) & set(held)
     assert again.rc == 0 and sorted(again.results["created"]) == failing
-    held = server_connections(api)
+    held = flavour.held(server, key)
     assert not duplicates(held)
     assert mismatches(partial, [c for c in held if c["name"] in {p["name"] for p in partial}]) == []
     scan = runner.scan()
@@ -316,21 +390,16 @@ def test_failures_retries_cannot_cure(server, databases, tmp_path, report):
     report.row("uncurable: secrets", "the 9 runs above at -vvvv, the server's request log and log", scan.summary())
 
 
-HIDDEN = ["--strict-configs", "--hide-passwords", "--list-summary", "--sparse-create"]
-
-
-def test_updates_and_deletes_through_faults(databases, tmp_path, report):
-    """On a hardened server (passwords hidden, summary list, id-only creates): update, delete, purge and
-    create through faults; the end state is checked by reading the data back with passwords shown."""
-    (tmp_path / "server").mkdir()
-    server = ServerProcess(tmp_path / "server", key_count=2, args=HIDDEN)
+def test_updates_and_deletes_through_faults(flavour, databases, tmp_path, report):
+    """Update, delete, purge and create through faults; the end state is checked by reading the data back with
+    passwords shown (a server that hides them is restarted on its data without hiding them)."""
+    server = flavour.server(tmp_path / "server")
     server.start()
     try:
         key = server.key
         api = server.api(key)
         baseline = declare(databases, "upd", 30, ssl_every=6)
-        for conn in baseline:
-            api.create(api_body(conn))
+        set_up(server, api, baseline)
         declared = []
         for i, conn in enumerate(baseline):
             if i < 5:    # a new password: sent by update_password always
@@ -357,19 +426,18 @@ def test_updates_and_deletes_through_faults(databases, tmp_path, report):
             _runs, again_messages, _result = nothing_to_do(runner, "again", book, dict(variables, connections=settled), proxy)
             messages += again_messages
         assert_clear(messages)
-        server.args = ["--strict-configs"]  # the same data, now served with passwords, to check them
-        server.restart()
-        held = server_connections(server.api(key))
+        held = flavour.held(server, key, restore=False)
         scan = runner.scan()
     finally:
         server.stop()
     assert not duplicates(held)
     assert mismatches(declared, held) == []
     assert resent_creates(records) == 0
+    assert_dialect_headers(flavour, records)
     assert scan.hits == 0, scan.where()
     writes = Counter(r.method for r in records if r.write and r.forwarded)
-    report.row("dbcs_connections on a hardened server (passwords hidden, summary list, id-only creates): 10 updates "
-               "(5 with a new password), 5 deletes, 5 purged, 5 creates, 10 unchanged, through faults",
+    report.row("dbcs_connections: 10 updates (5 with a new password), 5 deletes, 5 purged, 5 creates, 10 unchanged, "
+               "through faults",
                "%.0f %% of requests faulted, seed %d; %s" % (RATE * 100, SEED + 1, fault_figures(proxy, records)),
                "converged in %d run(s) (%d clear failure messages); writes that reached the server (a PUT or DELETE whose "
                "answer was lost is sent again; a DELETE's repeat finds 404): %s; end state "
@@ -378,11 +446,11 @@ def test_updates_and_deletes_through_faults(databases, tmp_path, report):
                % (runs, len(messages), dict(writes), scan.summary()))
 
 
-def test_single_module_through_faults(server, databases, tmp_path, report):
+def test_single_module_through_faults(flavour, server, databases, tmp_path, report):
     """dbcs_connection in a loop (one module run per connection) through faults: creates, then updates
     and deletes."""
     key = server.take_key()
-    first = declare(databases, "one", 8, ssl_every=4)
+    first = flavour.declared(declare(databases, "one", 8, ssl_every=4))
     second = [dict(c, host="moved.example.invalid") if i < 3 else dict(name=c["name"], state="absent") if i < 6 else c
               for i, c in enumerate(first)]
     runner = PlaybookRunner(tmp_path, secrets_of(first, key))
@@ -397,10 +465,11 @@ def test_single_module_through_faults(server, databases, tmp_path, report):
         _runs, again_messages, _result = nothing_to_do(runner, "again", book, dict(variables, connections=second), proxy)
         more += again_messages
     assert_clear(messages + more)
-    held = server_connections(server.api(key))
+    held = flavour.held(server, key)
     assert not duplicates(held)
     assert mismatches(second, held) == []
     assert resent_creates(records) == 0
+    assert_dialect_headers(flavour, records)
     scan = runner.scan()
     assert scan.hits == 0, scan.where()
     report.row("dbcs_connection, one module run per connection: 8 creates, then 3 updates and 3 deletes",
@@ -410,7 +479,7 @@ def test_single_module_through_faults(server, databases, tmp_path, report):
                % (runs_create, runs_change, len(messages + more), scan.summary()))
 
 
-def test_outage_longer_than_the_retries(server, databases, tmp_path, report):
+def test_outage_longer_than_the_retries(flavour, server, databases, tmp_path, report):
     """A 10 s outage (every request 503) that starts at the 10th create: the creates caught in it fail
     with clear messages, the run says which, and the next run completes the set."""
     key = server.take_key()
@@ -433,10 +502,11 @@ def test_outage_longer_than_the_retries(server, databases, tmp_path, report):
     assert sorted(set(failed_names) | held_after_first) == sorted(c["name"] for c in declared)
     assert all(name in f["msg"] for f in result["failures"] for name in [f["name"]]), result["failures"]
     assert_clear([result["msg"]] + messages)
-    held = server_connections(server.api(key))
+    held = flavour.held(server, key)
     assert not duplicates(held)
     assert mismatches(declared, held) == []
     assert resent_creates(records) == 0
+    assert_dialect_headers(flavour, records)
     scan = runner.scan()
     assert scan.hits == 0, scan.where()
     report.row("dbcs_connections: 30 creates, an outage from the 10th create on",

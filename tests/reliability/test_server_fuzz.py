@@ -5,8 +5,10 @@ every check, the dialect's exact error shape and a read-back of every accepted w
 (tests/support/schemathesis_runner.py, the same runs as the bounded ones in tests/server; 2.x also
 the stream routes with a real configuration, run and source): at least 2,000 generated cases per
 dialect.
-DBCS_RELIABILITY_SCHEMATHESIS_MAX_EXAMPLES sets the cases per operation of both (default 200 for
-v1, about 2,400 cases; 60 for 2.x, whose operations take more varied input); more is a larger run.
+It runs when DBCS_RELIABILITY_SCHEMATHESIS_MAX_EXAMPLES sets the cases per operation of both dialects (200 for
+v1 gives about 2,400 cases; 2.x's operations take more varied input: 60 gives as many); make test leaves it out,
+as the server step (tests/server/test_schemathesis.py) already runs at least 2,000 cases per dialect with every
+check.
 """
 
 import os
@@ -16,8 +18,6 @@ import pytest
 from schemathesis_runner import fuzz_server, fuzz_the_server
 
 CHOSEN = os.environ.get("DBCS_RELIABILITY_SCHEMATHESIS_MAX_EXAMPLES")
-DEFAULT_EXAMPLES = {1: 200, 2: 60}
-MIN_CASES = 2000  # the issue's floor for the default run, per dialect
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +26,11 @@ def scratch(databases):
         yield name
 
 
+@pytest.mark.skipif(not CHOSEN, reason="the large run is asked for with DBCS_RELIABILITY_SCHEMATHESIS_MAX_EXAMPLES; "
+                    "make test runs schemathesis (at least 2,000 cases per dialect, every check) in tests/server")
 @pytest.mark.parametrize("api_version", [1, 2], ids=["v1", "v2"])
 def test_schemathesis_large_run(report, databases, scratch, tmp_path, api_version):
-    examples = int(CHOSEN) if CHOSEN else DEFAULT_EXAMPLES[api_version]
+    examples = int(CHOSEN)
     server = fuzz_server(tmp_path / "server", databases, api_version=api_version)
     (tmp_path / "server").mkdir()
     server.start()
@@ -58,6 +60,4 @@ def test_schemathesis_large_run(report, databases, scratch, tmp_path, api_versio
         + (f"; {outcome.stream_cases} requests to the stream routes, {outcome.stream_configs_written} stream"
            f" configurations written, {outcome.runs_started} runs started" if streams else ""),
     )
-    if not CHOSEN:
-        assert outcome.cases >= MIN_CASES, f"only {outcome.cases} cases: raise DEFAULT_EXAMPLES"
     assert not outcome.problems, "\n".join(outcome.problems)

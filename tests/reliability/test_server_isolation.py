@@ -27,6 +27,7 @@ Methods the document does not list for a path are sent too: 405 {"error"}, nothi
 """
 
 import base64
+import os
 import secrets
 import time
 from collections import Counter
@@ -61,7 +62,13 @@ FLAVOURS = {
 }
 
 
-@pytest.fixture(scope="module", params=list(FLAVOURS), ids=["v1-vendor", "v1-hardened", "v2-vendor", "v2-hardened"])
+# make test checks three of the four (the 2.x hardened server hides what the 2.x vendor one shows, and its other routes
+# are the same: about 4 minutes more for little); DBCS_RELIABILITY_ISOLATION_ALL=1 checks all four.
+IDS = ["v1-vendor", "v1-hardened", "v2-vendor", "v2-hardened"]
+CHOSEN = IDS if os.environ.get("DBCS_RELIABILITY_ISOLATION_ALL") == "1" else IDS[:3]
+
+
+@pytest.fixture(scope="module", params=[f for f, i in zip(FLAVOURS, IDS) if i in CHOSEN], ids=CHOSEN)
 def server(request, tmp_path_factory, databases):
     hosts = sorted({"127.0.0.1", databases.pg_host, databases.my_host})
     api_version, options = FLAVOURS[request.param]

@@ -4,6 +4,12 @@ A CA and a certificate for 127.0.0.1 are made here with `cryptography`; dbcs-ser
 them (--tls-cert, --tls-key). Real ansible-playbook runs (-vvvv) prove that the modules verify the
 certificate by default and fail clearly when they cannot, take the CA from ca_path or DBCS_CA_PATH,
 and skip verification only when told to, whatever REQUESTS_CA_BUNDLE the environment carries.
+
+What runs where: every request of a module run passes the same verify setting, whatever the dialect, and
+a failure of TLS comes with the first request (GET /system/defaults), before the server could show its
+dialect. So the failures and the ways of giving the settings (option, environment, REQUESTS_CA_BUNDLE
+beside them) run once, against the primary flavour (2.x); against every other flavour, a module run
+verified with ca_path and one with validate_certs: false create and read back over HTTPS in its dialect.
 """
 
 import datetime
@@ -18,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from declared import declare, secrets_of, server_connections
+from flavours import ANY_SERVER
 from playbook_runner import PlaybookRunner, play
-from server_helpers import Api, ServerProcess
 
 
 def _name(common_name):
@@ -71,29 +77,25 @@ def pki(tmp_path_factory):
     return dict(ca=ca_path, other_ca=other_ca_path, cert=cert_path, key=key_path, key_pem=key_pem)
 
 
-@pytest.fixture(scope="module")
-def https_server(tmp_path_factory, pki):
-    server = ServerProcess(tmp_path_factory.mktemp("tls-server"), key_count=12, verify=str(pki["ca"]),
-                           args=["--strict-configs", "--tls-cert", str(pki["cert"]), "--tls-key", str(pki["key"])])
+@pytest.fixture
+def https_server(flavour, tmp_path, pki):
+    server = flavour.server(tmp_path / "tls-server", key_count=12, verify=str(pki["ca"]),
+                            extra=("--tls-cert", str(pki["cert"]), "--tls-key", str(pki["key"])))
     server.start()
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def http_server(tmp_path_factory):
-    server = ServerProcess(tmp_path_factory.mktemp("plain-server"), key_count=2, args=["--strict-configs"])
+@pytest.fixture
+def http_server(flavour, tmp_path):
+    """A plain-HTTP server, for the primary flavour's case of https:// to it (None for the other flavours)."""
+    if not flavour.primary:
+        yield None
+        return
+    server = flavour.server(tmp_path / "plain-server", key_count=2)
     server.start()
     yield server
     server.stop()
-
-
-def tls_api(server, key):
-    """The server's API for one key; verify is passed with each request, because requests lets
-    REQUESTS_CA_BUNDLE override a session's verify (the bug this suite found in the modules' client)."""
-    api = Api(server.url, key, verify=server.verify)
-    assert api.get("/user/configs", verify=server.verify).status_code == 200
-    return api
 
 
 TASKS = """
@@ -112,15 +114,19 @@ TASKS = """
         outcome: {created: "{{ created }}", read: "{{ read }}"}
 """
 
-UNTRUSTED = (r"^Could not start an API session \(GET /user/configs\): TLS verification of https://127\.0\.0\.1:\d+/api/v1 "
+UNTRUSTED = (r"^Could not start an API session \(GET /system/defaults\): TLS verification of https://127\.0\.0\.1:\d+/api/v1 "
              r"failed: certificate verify failed: unable to get local issuer certificate\. Set ca_path to the CA that "
              r"signed the server's certificate \(or validate_certs: false for a server you trust\)$")
-PLAIN_TO_TLS = r"^Could not start an API session \(GET /user/configs\): .*http://127\.0\.0\.1:\d+/api/v1.*"
-NOT_TLS = (r"^Could not start an API session \(GET /user/configs\): https://127\.0\.0\.1:\d+/api/v1 does not answer in TLS "
+PLAIN_TO_TLS = r"^Could not start an API session \(GET /system/defaults\): .*http://127\.0\.0\.1:\d+/api/v1.*"
+NOT_TLS = (r"^Could not start an API session \(GET /system/defaults\): https://127\.0\.0\.1:\d+/api/v1 does not answer in TLS "
            r"\(.+\)\. Check the scheme of api_url: http:// or https://$")
 
 
-def test_tls_verification(https_server, http_server, pki, databases, tmp_path, report):
+# Run against every flavour; the other cases only against the primary one (see the module's docstring).
+EVERY_FLAVOUR = ("ca-path", "no-verify")
+
+
+def test_tls_verification(flavour, https_server, http_server, pki, databases, tmp_path, report):
     keys = {}
     pool = declare(databases, "tls", 12, ssl_every=3)
     server_ca_bundle = "/etc/ssl/certs/ca-certificates.crt"
@@ -128,7 +134,7 @@ def test_tls_verification(https_server, http_server, pki, databases, tmp_path, r
     cases = [
         ("default", "validate_certs unset (true), no ca_path", {}, {}, UNTRUSTED, https_server),
         ("other-ca", "ca_path: a CA that did not sign the certificate", {"ca_path": str(pki["other_ca"])}, {},
-         UNTRUSTED.replace("unable to get local issuer certificate", "unable to get local issuer certificate"), https_server),
+         UNTRUSTED, https_server),
         ("ca-path", "ca_path: the throwaway CA", {"ca_path": str(pki["ca"])}, {}, None, https_server),
         ("ca-env", "DBCS_CA_PATH: the throwaway CA", {}, {"DBCS_CA_PATH": str(pki["ca"])}, None, https_server),
         ("ca-path-bundle-env", "ca_path: the CA, REQUESTS_CA_BUNDLE: the system bundle",
@@ -143,9 +149,11 @@ def test_tls_verification(https_server, http_server, pki, databases, tmp_path, r
         ("https-to-http", "api_url https:// to a plain-HTTP server", {"ca_path": str(pki["ca"])}, {}, NOT_TLS, http_server),
         ("http-to-https", "api_url http:// to the HTTPS server", {}, {}, PLAIN_TO_TLS, https_server),
     ]
-    runner = PlaybookRunner(tmp_path, secrets_of(pool, https_server.key, http_server.key))
+    cases = [case for case in cases if flavour.primary or case[0] in EVERY_FLAVOUR]
+    servers = [s for s in (https_server, http_server) if s is not None]
+    runner = PlaybookRunner(tmp_path, secrets_of(pool, *[s.key for s in servers]))
     runner.add_secrets(*[line for line in pki["key_pem"].splitlines() if not line.startswith("-----")])
-    runner.watch(https_server.request_log, https_server.stderr_path, http_server.request_log, http_server.stderr_path)
+    runner.watch(*[path for s in servers for path in (s.request_log, s.stderr_path)])
     pending = []
     for (name, _title, tls, env, _expected, server), conn in zip(cases, pool):
         keys[name] = server.take_key() if server is https_server else server.key
@@ -160,7 +168,7 @@ def test_tls_verification(https_server, http_server, pki, databases, tmp_path, r
         outcomes[name] = run.results
     for (name, _title, _tls, _env, expected, server), conn in zip(cases, pool):
         created = outcomes[name]["created"]
-        held = server_connections(tls_api(server, keys[name]), verify=server.verify) if server is https_server else []
+        held = server_connections(server.api(keys[name])) if server is https_server else []
         if expected:
             assert created.get("failed") and re.match(expected, created["msg"]), (name, created.get("msg"))
             assert [c["name"] for c in held] == [], name
@@ -174,6 +182,7 @@ def test_tls_verification(https_server, http_server, pki, databases, tmp_path, r
         created = outcomes[name]["created"]
         report.row("TLS: " + name, title, "fails, nothing created: %r" % created["msg"] if expected else
                    "connection created and read back over verified HTTPS" if "no-verify" not in name else
-                   "connection created and read back (certificate not verified, as asked)")
-    report.row("TLS: secrets", "the %d runs above at -vvvv, both servers' request logs and logs" % len(cases),
+                   "connection created and read back (certificate not verified, as asked)",
+                   server=None if name in EVERY_FLAVOUR else ANY_SERVER)
+    report.row("TLS: secrets", "the %d runs above at -vvvv, the servers' request logs and logs" % len(cases),
                scan.summary() + " (the server's TLS key included)")

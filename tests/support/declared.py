@@ -14,6 +14,8 @@ from typing import Any, Iterable
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from server_helpers import flat, items  # pylint: disable=import-error
+
 
 def pem_key() -> str:
     """A fresh EC private key in PEM: an ssl client_key nobody has seen."""
@@ -63,14 +65,15 @@ def secrets_of(connections: Iterable[dict[str, Any]], *keys: str) -> set[str]:
 
 
 def server_connections(api, **kwargs) -> list[dict[str, Any]]:
-    """Every connection the key holds, in full (the list may be a summary); kwargs go to each request."""
+    """Every connection the key holds, in full (the list may be a summary) and in the flat form whatever the
+    server's dialect (v1 array, 2.x {"items": [...]} of objects under spec); kwargs go to each request."""
     listed = api.get("/connections", **kwargs)
     assert listed.status_code == 200, listed.text
     full = []
-    for entry in listed.json():
+    for entry in items(listed.json()):
         answer = api.get("/connections/%s" % entry["id"], **kwargs)
         assert answer.status_code == 200, answer.text
-        full.append(answer.json())
+        full.append(flat(answer.json()))
     return full
 
 
@@ -113,10 +116,16 @@ def mismatches(declared: list[dict[str, Any]], held: list[dict[str, Any]], compa
 
 
 def api_body(conn: dict[str, Any]) -> dict[str, Any]:
-    """A declared connection as the API takes it (for setting a server up without the modules)."""
+    """A declared connection as the v1 API takes it (for setting a server up without the modules; a 2.x server
+    takes server.wire(api_body(conn)))."""
     body = {k: v for k, v in conn.items() if k not in ("state", "update_password", "ssl")}
     body.setdefault("database", "")
     if conn.get("ssl"):
         body["ssl"] = {k: base64.b64encode(v.encode()).decode() if k in ("ca", "client_cert", "client_key") else v
                        for k, v in conn["ssl"].items()}
     return body
+
+
+def set_up(server, api, connections: Iterable[dict[str, Any]]) -> list[str]:
+    """Create declared connections through the API, without the modules, in the server's dialect; their ids."""
+    return [api.create(server.wire(api_body(conn)))["id"] for conn in connections]

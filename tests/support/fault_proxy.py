@@ -11,7 +11,8 @@ timeout) cannot be produced on demand by a healthy local server, so this proxy m
     with FaultProxy(server.url, plan, delay=timeout + 1) as proxy:
         ... api_url=proxy.api_url ...
     proxy.faults        # Counter of the faults injected, by kind
-    proxy.records       # one Record per request: method, path, name (of a create), fault, upstream status
+    proxy.records       # one Record per request: method, path, name (of a create), fault, upstream status,
+                        # the names of the headers it carried and its X-Confirm-Delete
 
 Fault kinds:
   502, 503        answered by the proxy (an nginx-like HTML page); the server never sees the request
@@ -25,6 +26,10 @@ Random faults are decided per request from a hash of (seed, method, path, name o
 times that request was seen): the same plan gives the same faults to the same sequence of requests,
 whatever the threads' timing. Requests may carry a tag as a path prefix (/t/<tag>/api/v1/...), which
 the proxy strips and records, so that one proxy can tell which scenario sent what.
+
+The proxy is transparent: every request header (X-API-Key, 2.x's X-Install-ID and X-Confirm-Delete, any
+other) is forwarded as it came, and every answer header back, except the hop-by-hop ones, which belong
+to each connection.
 """
 
 import hashlib
@@ -62,6 +67,8 @@ class Record:
     name: str | None            # the connection name in the body of a POST/PUT, when there is one
     fault: str | None
     status: int | None          # the upstream's status when the request was forwarded, else None
+    headers: frozenset[str] = frozenset()  # the names of the request's headers, in lower case (never their values)
+    confirm_delete: str | None = None      # its X-Confirm-Delete header
 
     @property
     def forwarded(self) -> bool:
@@ -258,7 +265,8 @@ class FaultProxy:
                     tag, path = match.group(1), match.group(2)
                 name = _name_in(body) if self.command in ("POST", "PUT") else None
                 fault = proxy.plan.fault_for(self.command, path.split("?", 1)[0], name, tag)
-                record = Record(tag, self.command, path.split("?", 1)[0], name, fault, None)
+                record = Record(tag, self.command, path.split("?", 1)[0], name, fault, None,
+                                frozenset(key.lower() for key in self.headers.keys()), self.headers.get("X-Confirm-Delete"))
                 with proxy._lock:
                     proxy.records.append(record)
                 if fault == "reset_before":

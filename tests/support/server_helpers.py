@@ -81,6 +81,14 @@ def nested(spec: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def flat(conn: dict[str, Any]) -> dict[str, Any]:
+    """A connection the server answered, in v1's flat form (a 2.x object's spec.database fields moved up)."""
+    spec = conn.get("spec")
+    if not isinstance(spec, dict):
+        return conn
+    return dict({k: v for k, v in conn.items() if k != "spec"}, **(spec.get("database") or {}))
+
+
 def items(listed: Any) -> list[dict[str, Any]]:
     """The connections of a list answer: a v1 array or the items of a 2.x envelope."""
     return listed["items"] if isinstance(listed, dict) else listed

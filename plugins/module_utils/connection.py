@@ -18,7 +18,7 @@ import hashlib
 import re
 
 from ansible_collections.dbconvert.streams.plugins.module_utils.kinds import (
-    KINDS, SSL_MODES, fields_by_name, kind_of, is_managed, secret_paths, unsupported_fields, without_paths)
+    KINDS, fields_by_name, kind_of, is_managed, secret_paths, unsupported_fields, without_paths)
 
 TYPES = tuple(KINDS)
 SSL_FILES = ("ca", "client_cert", "client_key")

@@ -169,8 +169,8 @@ def table(rows, sizes):
     lines = ["| N | run | wall s | requests | writes | peak RSS MiB | note |", "|---:|---|---:|---:|---:|---:|---|"]
     for row in rows:
         if row.get("wall") is None:
-            lines.append("| %d | %s %s | - | - | - | - | %s |" % (row["size"], row["scenario"], SCENARIOS[row["scenario"]],
-                                                                row["note"]))
+            lines.append("| %d | %s %s | - | - | - | - | %s |" % (
+                row["size"], row["scenario"], SCENARIOS[row["scenario"]], row["note"]))
             continue
         lines.append("| %d | %s %s | %.2f | %d | %d | %s | %s |" % (
             row["size"], row["scenario"], SCENARIOS[row["scenario"]], row["wall"], row["requests"], row["writes"],
@@ -238,10 +238,10 @@ def main(argv=None):
     print(result)
     if not args.no_doc:
         doc = args.doc or os.path.join(ROOT, "docs", "performance.md")
-        block = "\n".join([DOC_BEGIN, "Measured %s by `make bench` (`python tests/bench/bench_streams.py --sizes %s`) on this "
-                           "machine, against a local 2.x server:" % (datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                                                                      ",".join(str(s) for s in sizes)), ""]
-                          + machine(load_at_start) + ["", result, DOC_END])
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        head = ("Measured %s by `make bench` (`python tests/bench/bench_streams.py --sizes %s`) on this machine, against a "
+                "local 2.x server:" % (stamp, ",".join(str(s) for s in sizes)))
+        block = "\n".join([DOC_BEGIN, head, ""] + machine(load_at_start) + ["", result, DOC_END])
         put_block(doc, DOC_BEGIN, DOC_END, block)
     return 1 if any(r["note"].startswith("FAILED") for r in rows) else 0
 

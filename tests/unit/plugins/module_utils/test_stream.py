@@ -196,11 +196,11 @@ def test_a_target_option_of_another_kind_fails_before_any_write():
         plan_stream_changes([spec(name="x", source=SOURCE, target=dict(connection="exports", database="d"))], [], KINDS)
     with pytest.raises(SpecError, match=r"^target.file_format is only valid for a target of kind files or s3; 'warehouse' is a "
                                         r"postgresql connection$"):
-        plan_stream_changes([spec(name="x", source=SOURCE, target=dict(connection="warehouse", database="d",
-                                                                        file_format="csv"))], [], KINDS)
+        target = dict(connection="warehouse", database="d", file_format="csv")
+        plan_stream_changes([spec(name="x", source=SOURCE, target=target)], [], KINDS)
     with pytest.raises(SpecError, match=r"^target.bucket is only valid for a target of kind s3; 'exports' is a files connection$"):
-        plan_stream_changes([spec(name="x", source=SOURCE, target=dict(connection="exports", file_format="csv",
-                                                                        bucket="b"))], [], KINDS)
+        target = dict(connection="exports", file_format="csv", bucket="b")
+        plan_stream_changes([spec(name="x", source=SOURCE, target=target)], [], KINDS)
     with pytest.raises(SpecError, match=r"does not exist yet: to create it, set target.file_format$"):
         plan_stream_changes([spec(name="x", source=SOURCE, target=dict(connection="exports"))], [], KINDS)
 

@@ -94,6 +94,16 @@ def _machine():
     return "%s, %d cores, Python %s" % (cpu, os.cpu_count() or 0, platform.python_version())
 
 
+# The longest files first, so that two workers end at about the same time (xdist --dist loadfile hands out the
+# files in the order of the items).
+FIRST = ("test_server_isolation.py", "test_faults.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=lambda item: next((i for i, name in enumerate(FIRST) if item.nodeid.split("::")[0].endswith(name)),
+                                     len(FIRST)))
+
+
 def _is_worker(config):
     return hasattr(config, "workerinput")
 

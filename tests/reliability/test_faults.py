@@ -245,7 +245,7 @@ def test_converge_through_faults(flavour, server, databases, tmp_path, report):
 
         # Check mode through faults: a plan, and not one write on the wire.
         check_runs, check_messages, planned = nothing_to_do(runner, "check", book, variables, proxy, check=True, diff=True)
-        assert len(planned["created"]) == CONNECTIONS
+        assert len(planned["created"]) == len(declared)
 
         runs, messages = converge_until_done(runner, "converge", book, variables, proxy, diff=True)
         records = proxy.snapshot()
@@ -263,12 +263,12 @@ def test_converge_through_faults(flavour, server, databases, tmp_path, report):
     assert_dialect_headers(flavour, proxy.snapshot())
     scan = runner.scan()
     assert scan.hits == 0, scan.where()
-    report.row("dbcs_connections: converge %d connections from empty through faults" % CONNECTIONS,
+    report.row("dbcs_connections: converge %d connections from empty through faults" % len(declared),
                "%.0f %% of requests faulted, seed %d, timeout %d s; %s" % (RATE * 100, SEED, TIMEOUT, fault_figures(proxy)),
                "converged in %d run(s) (%d failed with a clear message each, %d messages); exactly the %d declared, "
                "duplicates 0, creates re-sent after landing 0 (%d creates reached the server for %d names); "
                "check mode (%d run(s)) and the unchanged re-run (%d run(s)) through faults sent 0 writes; %s"
-               % (runs, runs - 1, len(messages), CONNECTIONS, sum(sent.values()), len(landed), check_runs, again_runs,
+               % (runs, runs - 1, len(messages), len(declared), sum(sent.values()), len(landed), check_runs, again_runs,
                   scan.summary()))
 
 

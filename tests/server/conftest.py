@@ -80,7 +80,7 @@ def fresh_db(databases: Databases) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The default server: --strict-configs, a pool of API keys (one fresh key per test)."""
-    proc = ServerProcess(tmp_path_factory.mktemp("server"), key_count=400, args=["--strict-configs"])
+    proc = ServerProcess(tmp_path_factory.mktemp("server"), key_count=800, args=["--strict-configs"])
     proc.start()
     yield proc
     proc.stop()
@@ -89,7 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="session")
 def server2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The default 2.x server: a pool of API keys (one fresh key per test)."""
-    proc = ServerProcess(tmp_path_factory.mktemp("server2"), key_count=400, api_version=2)
+    proc = ServerProcess(tmp_path_factory.mktemp("server2"), key_count=800, api_version=2)
     proc.start()
     yield proc
     proc.stop()

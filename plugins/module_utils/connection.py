@@ -521,18 +521,52 @@ def strip_secrets(obj):
 
 
 def redact(value, secrets=()):
-    """Mask every occurrence of the given secret strings in any nested structure of strings."""
-    secrets = [s for s in secrets if s]
+    """Mask every occurrence of the given secret strings in any nested structure of strings.
+
+    Where secrets overlap, the whole stretch any of them covers is masked. The cost grows with the length of
+    the strings, not with the number of secrets (a converge of 1000 connections knows 1000 passwords)."""
+    secrets = set(s for s in secrets if s)
     if not secrets:
         return value
-    if isinstance(value, dict):
-        return dict((k, redact(v, secrets)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [redact(v, secrets) for v in value]
-    if isinstance(value, str):
+    return _Masker(secrets).apply(value)
+
+
+class _Masker(object):
+    """Finds secrets in strings through an index of their first characters instead of one scan per secret."""
+
+    def __init__(self, secrets):
+        self.width = min(len(s) for s in secrets)
+        self.starting = {}
         for secret in secrets:
-            value = value.replace(secret, MASK)
-    return value
+            self.starting.setdefault(secret[:self.width], []).append(secret)
+
+    def apply(self, value):
+        if isinstance(value, dict):
+            return dict((k, self.apply(v)) for k, v in value.items())
+        if isinstance(value, (list, tuple)):
+            return [self.apply(v) for v in value]
+        if isinstance(value, str):
+            return self.text(value)
+        return value
+
+    def text(self, value):
+        width, pieces, emitted, run = self.width, [], 0, None
+        for start in range(len(value) - width + 1):
+            for secret in self.starting.get(value[start:start + width], ()):
+                if not value.startswith(secret, start):
+                    continue
+                end = start + len(secret)
+                if run and start <= run[1]:
+                    run[1] = max(run[1], end)
+                    continue
+                if run:
+                    pieces.extend((value[emitted:run[0]], MASK))
+                    emitted = run[1]
+                run = [start, end]
+        if run is None:
+            return value
+        pieces.extend((value[emitted:run[0]], MASK, value[run[1]:]))
+        return "".join(pieces)
 
 
 def secret_values(obj):

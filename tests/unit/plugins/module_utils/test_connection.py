@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import random
 
 import pytest
 
@@ -385,6 +386,45 @@ def test_redact_masks_nested_strings():
     value = {"msg": "login failed for pw s3cret-pw", "list": ["s3cret-pw"], "n": 1}
     assert redact(value, ["s3cret-pw"]) == {"msg": "login failed for pw %s" % MASK, "list": [MASK], "n": 1}
     assert redact(value, []) is value
+
+
+def _masked_by_positions(text, secrets):
+    """The reference for redact: mark every character any occurrence of any secret covers, mask each run."""
+    covered = [False] * len(text)
+    for secret in secrets:
+        start = text.find(secret)
+        while start != -1:
+            covered[start:start + len(secret)] = [True] * len(secret)
+            start = text.find(secret, start + 1)
+    out, index = [], 0
+    while index < len(text):
+        if covered[index]:
+            while index < len(text) and covered[index]:
+                index += 1
+            out.append(MASK)
+        else:
+            out.append(text[index])
+            index += 1
+    return "".join(out)
+
+
+@pytest.mark.parametrize("text, secrets", [
+    ("pw=abc;pw2=abcdef", ["abc", "abcdef"]),     # a secret inside a longer one
+    ("xabcdefx", ["abcd", "cdef"]),               # overlapping secrets: one mask over both
+    ("abab", ["ab"]),                             # adjacent occurrences
+    ("a", ["a", "bb"]),                           # secrets of different lengths
+    ("no secret here", ["s3cret"]),
+])
+def test_redact_masks_every_character_a_secret_covers(text, secrets):
+    assert redact(text, secrets) == _masked_by_positions(text, secrets)
+
+
+def test_redact_agrees_with_the_reference_on_random_overlaps():
+    chooser = random.Random(7)
+    for _ in range(3000):
+        secrets = ["".join(chooser.choice("abc") for _ in range(chooser.randint(1, 4))) for _ in range(chooser.randint(1, 4))]
+        text = "".join(chooser.choice("abcd") for _ in range(chooser.randint(0, 12)))
+        assert redact(text, secrets) == _masked_by_positions(text, secrets), (text, secrets)
 
 
 def test_plan_update_on_hiding_server_keeps_a_client_key_it_cannot_see_or_fails():

@@ -129,12 +129,14 @@ unchanged:
   sample: []
 connections:
   description:
-    - The declared connections (not those with O(connections[].state=absent)) as the server holds them after the
-      task, in the declared order, each with its RV(connections[].id) and without its secrets; the shape of
-      RV(dbconvert.streams.dbcs_connection#module:connection). To chain ids into later tasks, for example
-      C(converge.connections | items2dict(key_name='name', value_name='id')).
+    - The name and id of each declared connection (not those with O(connections[].state=absent)) after the task, in
+      the declared order, to chain ids into later tasks, for example
+      C(converge.connections | items2dict(key_name='name', value_name='id')). Their settings are in the
+      declaration; what the server holds is what M(dbconvert.streams.dbcs_connection_info) returns.
+    - Only names and ids, because Ansible masks every declared password in every string a module returns (the
+      cost grows with connections times strings); a converge of 1000 connections stays fast.
     - In check mode, as they would be; a connection that would be created has no id yet. A connection whose change
-      failed (or was undone after a failed test) appears as it is on the server, or not at all when it does not exist.
+      failed (or was undone after a failed test) appears when it exists on the server, with its id.
   returned: always
   type: list
   elements: dict
@@ -150,11 +152,8 @@ connections:
   sample:
     - id: conn_2sZyDMeIbdaXnN9OL7vYzzAiZU5
       name: warehouse
-      type: postgresql
-      host: pg.example.com
-      port: 5432
-      username: streams
-      database: analytics
+    - id: conn_2sZyDQ1pTnR7wOq0vRPMo2TfWbB
+      name: shop
 failures:
   description:
     - The writes and tests that failed, each with the connection's name, the action and the error.
@@ -204,8 +203,9 @@ def main():
             seen[spec.name] = index
         changes, failures = module.converge(specs, purge=params["purge"], verify=normalise_verify(params["verify"]))
         result = dict(change_summary(changes), failures=failures,
-                      connections=[change.end_state() for change in changes if change.spec is not None and
-                                   change.spec.state != "absent" and change.end_state()])
+                      connections=[dict(name=state["name"], id=state["id"]) for state in
+                                   (change.end_state() for change in changes if change.spec is not None and
+                                    change.spec.state != "absent") if state])
         result["changed"] = bool(result["created"] or result["updated"] or result["deleted"])
         diff = [change.diff() for change in changes if change.changed and not change.failed]
         if failures:

@@ -10,7 +10,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -187,19 +186,15 @@ def test_refuses_a_secret_key_that_does_not_open_the_stored_secrets(tmp_path):
     assert "cannot be decrypted with secret.key" in result.stderr
 
 
-def test_creates_are_fast(storage_server):
+def test_many_creates_are_each_stored_once(storage_server):
+    # How fast creates are is a figure of `make bench` (the server's time per request), not asserted here.
     client = storage_server.api()
-    started = time.monotonic()
     for i in range(300):
         assert client.post("/connections", json=connection_spec(f"bulk-{i}")).status_code == 201
-    elapsed = time.monotonic() - started
     creates = [e for e in storage_server.log_entries() if e["method"] == "POST" and e["path"] == "/api/v1/connections"]
-    durations = sorted(e["duration_ms"] for e in creates[-300:])
-    assert len(durations) == 300
-    # About 2 ms here when idle; the bound leaves room for a busy CI machine.
-    assert durations[150] < 8, durations[150]  # median server time per create, in ms
-    assert elapsed < 20
-    assert len(client.get("/connections").json()) == 300
+    assert [e["status"] for e in creates[-300:]] == [201] * 300
+    names = [c["name"] for c in client.get("/connections").json()]
+    assert sorted(names) == sorted(f"bulk-{i}" for i in range(300))
 
 
 def test_default_data_dir_follows_xdg(tmp_path):

@@ -293,7 +293,8 @@ def test_a_server_stopped_during_a_run_ends_it_failed(own_server, databases, fre
 
 def test_a_second_server_on_the_same_data_directory_keeps_a_live_run(own_server, databases, fresh_db, tmp_path):
     pair = Pair(own_server.api(own_server.key, session=False), databases, fresh_db)
-    config = slow_config(pair, databases, rows=300, seconds=0.01)
+    # About 30 s of run (stopped below): starting the second server takes seconds on a busy machine.
+    config = slow_config(pair, databases, rows=3000, seconds=0.01)
     stream = start(pair.api, config)
     wait_for(pair.api, stream, running)
     other = ServerProcess(tmp_path / "other", key_count=0, api_version=2, data_dir=own_server.data_dir)

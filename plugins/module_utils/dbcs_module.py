@@ -55,6 +55,8 @@ def check_api_options(params):
         raise SpecError("timeout must be a positive number of seconds, got %s" % params["timeout"])
     if params["ca_path"] and not os.access(params["ca_path"], os.R_OK):
         raise SpecError("ca_path cannot be read: %s" % params["ca_path"])
+    if "parallel" in params and not 1 <= params["parallel"] <= 32:  # the modules that send requests at once
+        raise SpecError("parallel must be between 1 and 32, got %s" % params["parallel"])
 
 
 def fullest_message(first, messages):

@@ -284,8 +284,6 @@ def main():
             raise SpecError("name must not be empty; leave name out to read every connection")
         if conn_id is not None:
             check_connection_id(conn_id)
-        if not 1 <= params["parallel"] <= 32:
-            raise SpecError("parallel must be between 1 and 32, got %s" % params["parallel"])
 
         refs = None if name is None and conn_id is None else set([name if conn_id is None else conn_id])
         server = module.read_connections(refs, select=lambda conn: is_type(conn, conn_type))

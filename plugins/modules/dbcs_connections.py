@@ -191,8 +191,6 @@ def main():
 
     def recipe():
         params = module.params
-        if not 1 <= params["parallel"] <= 32:
-            raise SpecError("parallel must be between 1 and 32, got %s" % params["parallel"])
         specs = [ConnectionSpec(item, where="connections[%d] (%s): " % (index, item["name"]))
                  for index, item in enumerate(params["connections"])]
         seen = {}

@@ -166,8 +166,6 @@ def main():
 
     def recipe():
         params = module.params
-        if not 1 <= params["parallel"] <= 32:
-            raise SpecError("parallel must be between 1 and 32, got %s" % params["parallel"])
         specs = read_items(params["configs"])
         changes, failures, connections = module.converge_stream_configs(specs, purge=params["purge"], force=params["force"])
         summary = change_summary(changes)

@@ -155,8 +155,6 @@ def main():
             raise SpecError("name must not be empty; leave name out to read every stream configuration")
         if config_id is not None:
             check_config_id(config_id)
-        if not 1 <= params["parallel"] <= 32:
-            raise SpecError("parallel must be between 1 and 32, got %s" % params["parallel"])
         configs, connections = module.read_streams()
         if config_id is not None and not any(config.get("id") == config_id for config in configs):
             raise SpecError("id: no stream configuration has the id %s (with this API key)" % config_id)

@@ -348,47 +348,49 @@ class DbcsClient(object):
             raise
 
     def create_connection(self, body):
-        """POST a new connection (`body` in the flat form) and return its id.
-
-        A POST is never repeated blindly: when its outcome is unknown, the name is looked up, and
-        the POST is sent again only if the server has no connection of that name. A re-sent POST
-        that meets a 409 finds its first attempt landed after all, and takes that connection.
-        """
-        action = "create connection '%s'" % body.get("name")
+        """POST a new connection (`body` in the flat form) and return its id, never twice (see _create_once)."""
         self.start_session()  # the dialect is known from here on
-        wire = to_wire(body, self.nested)
+        return self._create_once("/connections", to_wire(body, self.nested), body.get("name"), "connection",
+                                 self.list_connections)
+
+    def _create_once(self, path, wire, name, what, listing):
+        """POST `wire` to create the `what` named `name` and return its id.
+
+        A POST is never repeated blindly: when its outcome is unknown, the name is looked up (`listing` lists
+        them all), and the POST is sent again only if the server has none of that name. A re-sent POST that
+        meets a 409 finds its first attempt landed after all, and takes that one.
+        """
+        action = "create %s '%s'" % (what, name)
         attempt = 0
         while True:
             try:
-                return _id_of(self.call("POST", "/connections", action, json=wire), action)
+                return _id_of(self.call("POST", path, action, json=wire), action, what)
             except DbcsOutcomeUnknown as unknown:
-                found = self._read_back(body.get("name"), unknown)
+                found = self._read_back(name, unknown, what, listing)
                 if len(found) == 1:
                     return found[0]
                 if found or attempt >= self.retries:
                     raise
             except DbcsApiError as exc:
                 if attempt and exc.status == 409:
-                    found = self._ids_named(body.get("name"))
+                    found = [item.get("id") for item in listing() if item.get("name") == name]
                     if len(found) == 1:
                         return found[0]
                 raise
             attempt += 1
             self._pause(attempt)
 
-    def _read_back(self, name, unknown):
-        """The ids of the connections named `name`, after a create whose outcome is unknown. When they cannot
-        be read either, the create's own error is raised, saying that its outcome is unknown."""
+    @staticmethod
+    def _read_back(name, unknown, what, listing):
+        """The ids of the items named `name`, after a create whose outcome is unknown. When they cannot be read
+        either, the create's own error is raised, saying that its outcome is unknown."""
         try:
-            return self._ids_named(name)
+            return [item.get("id") for item in listing() if item.get("name") == name]
         except DbcsApiError as exc:
             failure = "HTTP %s: %s" % (exc.status, exc.error) if exc.status is not None else exc.error
-            unknown.hint = ("Whether it was created is unknown: reading the connections back failed too (%s). "
-                            "Run the task again: it finds the connection if it was created" % failure)
+            unknown.hint = ("Whether it was created is unknown: reading the %ss back failed too (%s). "
+                            "Run the task again: it finds the %s if it was created" % (what, failure, what))
             raise unknown
-
-    def _ids_named(self, name):
-        return [conn.get("id") for conn in self.list_connections() if conn.get("name") == name]
 
     def update_connection(self, conn_id, body):
         """PUT the whole connection (`body` in the flat form)."""
@@ -497,35 +499,9 @@ class DbcsClient(object):
         return self._list_all("/stream-configs", "list stream configurations", "stream configurations")
 
     def create_stream_config(self, body):
-        """POST a configuration and return its id. As for connections, a create whose outcome is unknown is
-        settled by reading the configurations back by name, never by sending it again blindly."""
-        action = "create stream configuration '%s'" % body.get("name")
-        attempt = 0
-        while True:
-            try:
-                return _id_of(self.call("POST", "/stream-configs", action, json=body), action, "stream configuration")
-            except DbcsOutcomeUnknown as unknown:
-                found = self._read_back_configs(body.get("name"), unknown)
-                if len(found) == 1:
-                    return found[0]
-                if found or attempt >= self.retries:
-                    raise
-            except DbcsApiError as exc:
-                if attempt and exc.status == 409:
-                    found = [c.get("id") for c in self.list_stream_configs() if c.get("name") == body.get("name")]
-                    if len(found) == 1:
-                        return found[0]
-                raise
-            attempt += 1
-            self._pause(attempt)
-
-    def _read_back_configs(self, name, unknown):
-        try:
-            return [config.get("id") for config in self.list_stream_configs() if config.get("name") == name]
-        except DbcsApiError as exc:
-            unknown.hint = ("Whether it was created is unknown: reading the configurations back failed too (HTTP %s: %s). "
-                            "Run the task again: it finds the configuration if it was created" % (exc.status, exc.error))
-            raise unknown
+        """POST a configuration and return its id, never twice (see _create_once)."""
+        return self._create_once("/stream-configs", body, body.get("name"), "stream configuration",
+                                 self.list_stream_configs)
 
     def update_stream_config(self, config_id, body):
         self.call("PUT", "/stream-configs/%s" % config_id,

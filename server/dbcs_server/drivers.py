@@ -21,6 +21,7 @@ echo connection parameters, so messages are scrubbed of every secret the record 
 """
 
 import base64
+import functools
 import logging
 import math
 import os
@@ -376,10 +377,29 @@ def pem_files(ssl: dict[str, Any] | None) -> Iterator[dict[str, str]]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+class MySQLConnection(pymysql.connections.Connection):
+    """PyMySQL's connection, with one shared TLS context for its default mode (TLS when the server offers it,
+    unverified) instead of a new one per connection: PyMySQL's loads the system's CA bundle every time (about
+    40 ms per connection, more than the rest of a table check), which an unverified context never reads."""
+
+    def _create_ssl_ctx(self, sslp: Any) -> tls.SSLContext:
+        if isinstance(sslp, dict) and not sslp:
+            return unverified_tls()
+        return super()._create_ssl_ctx(sslp)  # type: ignore[no-any-return]
+
+
+@functools.cache
+def unverified_tls() -> tls.SSLContext:
+    context = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = tls.CERT_NONE
+    return context
+
+
 def mysql_tls_options(ssl: dict[str, Any] | None, files: dict[str, str]) -> dict[str, Any]:
     mode = ssl.get("mode") if ssl else None
     if mode is None:
-        return {}  # PyMySQL's default: TLS when the server offers it, unverified
+        return {}  # PyMySQL's default: TLS when the server offers it, unverified (MySQLConnection)
     if mode == "disabled":
         return {"ssl_disabled": True}
     context = tls.create_default_context(cafile=files.get("ca"))
@@ -532,7 +552,7 @@ class MySQLDriver(SqlDriver):
         timeout = self.limits.timeout
         with pem_files(target.ssl) as files:
             try:
-                return pymysql.connect(
+                return MySQLConnection(
                     host=target.host,
                     port=target.port,
                     user=target.username,

@@ -191,19 +191,24 @@ def api_form(conn, dialect):
 
 def run_playbook(workdir, scenario, size, server, connections, dialect):
     """Run one scenario's playbook; return wall seconds, exit code and peak RSS (KiB) of ansible-playbook."""
-    base = os.path.join(workdir, "%s-%d-%s" % (scenario, size, dialect))
-    playbook = base + ".yml"
-    variables = base + ".vars.json"
-    rss_file = base + ".rss"
     if scenario == "C":
         connections = [api_form(conn, dialect) for conn in connections]
-    with open(playbook, "w", encoding="utf-8") as handle:
-        handle.write(C_PLAYBOOKS[dialect] if scenario == "C" else PLAYBOOKS[scenario])
-    with open(variables, "w", encoding="utf-8") as handle:
-        json.dump(dict(api_url=server.url, api_key=server.key, connections=connections), handle)
-    os.chmod(variables, 0o600)
+    return play(workdir, "%s-%d-%s" % (scenario, size, dialect), C_PLAYBOOKS[dialect] if scenario == "C" else PLAYBOOKS[scenario],
+                dict(api_url=server.url, api_key=server.key, connections=connections))
+
+
+def play(workdir, name, playbook, variables):
+    """Write `playbook` and its `variables` (0600: they hold passwords) as NAME.yml and NAME.vars.json in workdir,
+    run it with ansible-playbook on localhost; return wall seconds, exit code, peak RSS (KiB) and the log's path."""
+    base = os.path.join(workdir, name)
+    rss_file = base + ".rss"
+    with open(base + ".yml", "w", encoding="utf-8") as handle:
+        handle.write(playbook)
+    with open(base + ".vars.json", "w", encoding="utf-8") as handle:
+        json.dump(variables, handle)
+    os.chmod(base + ".vars.json", 0o600)
     command = ["ansible-playbook", "-i", "localhost,", "-c", "local",
-               "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "@%s" % variables, playbook]
+               "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "@%s.vars.json" % base, base + ".yml"]
     if os.access("/usr/bin/time", os.X_OK):
         command = ["/usr/bin/time", "-v", "-o", rss_file] + command
     else:

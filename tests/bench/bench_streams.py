@@ -23,18 +23,15 @@ between the stream-bench markers), never asserted.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 
 import pymysql
 
-from bench import ROOT, RUSAGE_WRAPPER, Server, machine, put_block  # pylint: disable=import-error
+from bench import ROOT, Server, machine, play, put_block  # pylint: disable=import-error
 
 DEFAULT_SIZES = (100,)
 DOC_BEGIN = "<!-- stream-bench:begin (tests/bench/bench_streams.py writes from here to stream-bench:end) -->"
@@ -121,24 +118,8 @@ def declared(size, my, pg):
 
 def run_playbook(workdir, name, scenario, server, connections, streams, with_connections):
     """Run one scenario's playbook; return wall seconds, exit code, peak RSS (KiB) and the log's path."""
-    base = os.path.join(workdir, name)
-    with open(base + ".yml", "w", encoding="utf-8") as handle:
-        handle.write(PLAYBOOKS[scenario])
-    with open(base + ".vars.json", "w", encoding="utf-8") as handle:
-        json.dump(dict(api_url=server.url, api_key=server.key, connections=connections, dbcs_streams=streams,
-                       with_connections=with_connections), handle)
-    os.chmod(base + ".vars.json", 0o600)
-    command = [sys.executable, "-c", RUSAGE_WRAPPER, base + ".rss", "ansible-playbook", "-i", "localhost,", "-c", "local",
-               "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "@%s.vars.json" % base, base + ".yml"]
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".venv", "collections"))
-    with open(base + ".log", "wb") as out:
-        started = time.monotonic()
-        rc = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir)
-        wall = time.monotonic() - started
-    with open(base + ".rss", encoding="utf-8") as handle:
-        match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", handle.read())
-    return wall, rc, int(match.group(1)) if match else None, base + ".log"
+    return play(workdir, name, PLAYBOOKS[scenario], dict(api_url=server.url, api_key=server.key, connections=connections,
+                                                         dbcs_streams=streams, with_connections=with_connections))
 
 
 def measure(workdir, scenario, size, server, connections, streams):

@@ -421,9 +421,13 @@ def test_redact_masks_every_character_a_secret_covers(text, secrets):
 
 def test_redact_agrees_with_the_reference_on_random_overlaps():
     chooser = random.Random(7)
-    for _ in range(3000):
-        secrets = ["".join(chooser.choice("abc") for _ in range(chooser.randint(1, 4))) for _ in range(chooser.randint(1, 4))]
-        text = "".join(chooser.choice("abcd") for _ in range(chooser.randint(0, 12)))
+
+    def word(letters, shortest, longest):
+        return "".join(chooser.choice(letters) for dummy in range(chooser.randint(shortest, longest)))
+
+    for dummy in range(3000):
+        secrets = [word("abc", 1, 4) for dummy in range(chooser.randint(1, 4))]
+        text = word("abcd", 0, 12)
         assert redact(text, secrets) == _masked_by_positions(text, secrets), (text, secrets)
 
 

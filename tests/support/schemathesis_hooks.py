@@ -16,10 +16,15 @@ real source (DBCS_FUZZ_STREAM_SOURCE).
   target database those (a target schema equal to the source's becomes fuzz_copy), and the tables it
   lists that table (only values of the right type are replaced: negative cases stay negative), so that fuzzing gets past "unknown connection" into the
   checks against the source database, and the configurations it writes really run when started.
+- wait_for_the_last_run (before_call of POST /stream-configs/{id}/start in that run): waits, up to 10 s,
+  until the configuration under test has no active run. Every start of the run targets that one
+  configuration, and a start while its last run is still going is answered 409: on a fast server the
+  fuzzer's starts would otherwise follow each other too closely to reach the start's logic.
 """
 
 import json
 import os
+import time
 
 import requests
 import schemathesis
@@ -32,6 +37,7 @@ STREAM_SOURCE = json.loads(os.environ.get("DBCS_FUZZ_STREAM_SOURCE") or "null")
 STREAM_IGNORED = ("id", "created", "updated")
 STREAM_NUMBERS = ("dataBundleSize", "numberOfEvents", "elapsedTime", "reportingInterval")
 STREAM_OPTIONAL_TEXT = ("description", "database", "schema")
+ACTIVE = ("READY", "RUNNING", "PAUSED")
 
 
 def _shape_problem(body) -> str | None:
@@ -204,3 +210,23 @@ def point_streams_at_the_source(ctx, body):
     if isinstance(database, dict) and database.get("schema") == STREAM_SOURCE["schema"]:
         database["schema"] = "fuzz_copy"  # never the source table itself
     return body
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs):  # pylint: disable=unused-argument
+    """wait_for_the_last_run (see the module's doc)."""
+    if STREAM_SOURCE is None or case.method.upper() != "POST" or not case.path.endswith("/stream-configs/{id}/start"):
+        return
+    config = (case.path_parameters or {}).get("id")
+    headers = {"X-API-Key": STREAM_SOURCE["key"]}
+    if STREAM_SOURCE.get("install_id"):
+        headers["X-Install-ID"] = STREAM_SOURCE["install_id"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        runs = requests.get(STREAM_SOURCE["url"] + "/streams", headers=headers, timeout=15).json()
+        with open(STREAM_SOURCE["polls"], "a", encoding="utf-8") as polls:  # not fuzzing: the runner leaves them out
+            polls.write("GET /streams\n")
+        runs = runs.get("items", []) if isinstance(runs, dict) else runs
+        if not any(run.get("configId") == config and run.get("status") in ACTIVE for run in runs):
+            return
+        time.sleep(0.05)
